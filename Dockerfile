@@ -1,0 +1,54 @@
+# The base image is a build arg so a registry mirror, a pinned digest or a locally
+# built image can stand in for the official one.
+ARG BASE_IMAGE=python:3.13-slim
+
+# ---- build: a virtualenv with the dependencies, cached apart from the code ----
+FROM ${BASE_IMAGE} AS build
+ENV PIP_DISABLE_PIP_VERSION_CHECK=1 \
+    PYTHONDONTWRITEBYTECODE=1
+RUN python -m venv /opt/venv
+COPY requirements.txt /tmp/requirements.txt
+# An extra CA (a TLS-intercepting proxy's) arrives as a BuildKit secret: it is
+# joined to the system bundle on a tmpfs, so neither ever lands in a layer.
+# pip goes once the packages are in: the site never needs it at run time.
+RUN --mount=type=cache,target=/root/.cache/pip \
+    --mount=type=secret,id=extra_ca \
+    --mount=type=tmpfs,target=/tmp/ca \
+    set -eu; \
+    if [ -s /run/secrets/extra_ca ]; then \
+        cat /etc/ssl/certs/ca-certificates.crt /run/secrets/extra_ca > /tmp/ca/bundle.pem 2>/dev/null \
+            || cp /run/secrets/extra_ca /tmp/ca/bundle.pem; \
+        export PIP_CERT=/tmp/ca/bundle.pem; \
+    fi; \
+    /opt/venv/bin/pip install --requirement /tmp/requirements.txt; \
+    /opt/venv/bin/pip uninstall --yes --quiet pip
+
+# ---- runtime ----
+FROM ${BASE_IMAGE} AS runtime
+ARG PROJECT_DIR=site
+ARG APP_UID=10001
+ENV PATH=/opt/venv/bin:$PATH \
+    PYTHONUNBUFFERED=1 \
+    PYTHONDONTWRITEBYTECODE=1 \
+    DJANGO_SETTINGS_MODULE=config.settings
+# sqlite3 is the program behind `manage.py dbshell` for the default database.
+RUN apt-get update \
+    && DEBIAN_FRONTEND=noninteractive apt-get install --yes --no-install-recommends sqlite3 \
+    && rm -rf /var/lib/apt/lists/*
+# A fixed, unprivileged user whose home is writable (gunicorn keeps a control
+# socket there); /data is where the named volume with the database is mounted.
+RUN groupadd --system --gid "${APP_UID}" app \
+    && useradd --system --uid "${APP_UID}" --gid app --home-dir /home/app --create-home --shell /usr/sbin/nologin app \
+    && install --directory --owner app --group app /data
+COPY --from=build /opt/venv /opt/venv
+COPY docker/entrypoint.py /usr/local/lib/django-docker/entrypoint.py
+WORKDIR /app
+COPY ${PROJECT_DIR}/ /app/
+# collectstatic needs settings, not a real key: this one only lives for this command.
+RUN SECRET_KEY=collectstatic-only python manage.py collectstatic --noinput --verbosity 0
+USER app
+EXPOSE 8000
+HEALTHCHECK --interval=2s --timeout=3s --start-period=60s --retries=3 \
+    CMD ["python", "-c", "import urllib.request; urllib.request.urlopen('http://127.0.0.1:8000/healthz', timeout=2)"]
+ENTRYPOINT ["python", "/usr/local/lib/django-docker/entrypoint.py"]
+CMD ["serve"]

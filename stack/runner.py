@@ -1,0 +1,264 @@
+"""The one way the tasks run docker: argument lists, echoed once, quoted once, run by Invoke."""
+
+from __future__ import annotations
+
+import errno
+import os
+import re
+import shlex
+import socket
+import sys
+import time
+from pathlib import Path
+from typing import Iterable, Sequence
+
+from invoke import Context, Result
+
+from .compose import WEB, build_args, compose_args, exec_args, run_args
+from .engine import Engine, check_daemon, find_engine
+from .errors import StackError
+from .settings import Settings, create_env_file, load_settings
+
+# Values of these never reach the terminal when a command is echoed.
+_SECRET_NAME = re.compile(r"PASSWORD|SECRET|TOKEN", re.IGNORECASE)
+
+
+def stdin_is_terminal() -> bool:
+    try:
+        return sys.stdin.isatty()
+    except (AttributeError, ValueError):
+        return False
+
+
+def describe(argv: Sequence[str]) -> str:
+    """The command as a shell line, with secret values in `NAME=value` arguments masked."""
+    shown = []
+    for arg in argv:
+        name, equals, _ = arg.partition("=")
+        shown.append(f"{name}=***" if equals and _SECRET_NAME.search(name) else arg)
+    return shlex.join(shown)
+
+
+class Stack:
+    """The project as the tasks see it: checked settings, the engine, and how commands run."""
+
+    def __init__(self, c: Context, settings: Settings, engine: Engine) -> None:
+        self.c = c
+        self.settings = settings
+        self.engine = engine
+
+    @property
+    def dry(self) -> bool:
+        return bool(self.c.config.run.dry)
+
+    @property
+    def interactive(self) -> bool:
+        """Attach a terminal only when there is one: scripts and CI get plain pipes."""
+        return stdin_is_terminal()
+
+    # ---- running ----
+
+    def run(
+        self,
+        argv: Sequence[str],
+        *,
+        hide: bool = False,
+        warn: bool = False,
+        pty: bool = False,
+        echo: bool = True,
+        env: dict[str, str] | None = None,
+    ) -> Result:
+        if echo and self.settings.echo_commands and not self.dry:
+            print(f"+ {describe(argv)}", file=sys.stderr, flush=True)
+        environment = dict(self.settings.environment)
+        environment.update(env or {})
+        # A quiet look-up must not swallow input piped to the command that follows it.
+        stdin = {"in_stream": False} if hide else {}
+        return self.c.run(shlex.join(argv), env=environment, hide=hide, warn=warn, pty=pty, **stdin)
+
+    def compose(self, *args: str, **options) -> Result:
+        return self.run(compose_args(self.settings, self.engine, *args), **options)
+
+    def docker(self, *args: str, **options) -> Result:
+        return self.run([*self.engine.docker, *args], **options)
+
+    def build(self, *, no_cache: bool = False, pull: bool = False) -> None:
+        argv = build_args(self.settings, self.engine, no_cache=no_cache, pull=pull)
+        # BuildKit is what makes the pip cache mount and the CA secret work;
+        # COMPOSE_DOCKER_CLI_BUILD asks Compose v1 to use it too, should it ever build.
+        result = self.run(argv, warn=True, env={"DOCKER_BUILDKIT": "1", "COMPOSE_DOCKER_CLI_BUILD": "1"})
+        if result is not None and result.failed:
+            raise StackError(
+                f"building {self.settings.image} failed (exit status {result.exited}): see the output above",
+                code=result.exited or 1,
+            )
+
+    def in_web(
+        self,
+        command: Sequence[str],
+        *,
+        env: Iterable[str] = (),
+        interactive: bool | None = None,
+        as_host_user: bool = False,
+    ) -> Result:
+        """Run a command in the web container: `exec` when it is up, a throwaway `run` when not.
+
+        `as_host_user` mounts the project over the image's copy and runs as you, so files
+        the command writes (new migrations) land in your working tree owned by you, not root.
+        """
+        if not as_host_user and WEB in self.running_services():
+            return self.exec(command, env=env, interactive=interactive)
+        tty = self._tty(interactive)
+        user, volumes = None, []
+        if as_host_user:
+            volumes = [f"{self.settings.project_dir}:/app"]
+            if hasattr(os, "getuid"):
+                user = f"{os.getuid()}:{os.getgid()}"
+        argv = run_args(self.settings, self.engine, command, tty=tty, env=env, user=user, volumes=volumes)
+        return self.run(argv, pty=tty)
+
+    def exec(
+        self, command: Sequence[str], *, service: str = WEB, env: Iterable[str] = (), interactive: bool | None = None
+    ) -> Result:
+        """Run a command in the service's running container."""
+        tty = self._tty(interactive)
+        return self.run(exec_args(self.settings, self.engine, command, tty=tty, env=env, service=service), pty=tty)
+
+    def _tty(self, interactive: bool | None) -> bool:
+        return self.interactive if interactive is None else interactive and self.interactive
+
+    # ---- looking things up (quiet, and empty in a dry run) ----
+
+    def image_exists(self) -> bool:
+        result = self.docker("image", "inspect", "--format", "{{.Id}}", self.settings.image, hide=True, warn=True, echo=False)
+        return bool(result.ok and result.stdout.strip())
+
+    def running_services(self) -> set[str]:
+        result = self.compose("ps", "--services", "--filter", "status=running", hide=True, warn=True, echo=False)
+        return set(result.stdout.split()) if result.ok else set()
+
+    def container_id(self, service: str = WEB) -> str:
+        """The service's container in any state, found by Compose's labels (v2's `ps -q` hides stopped ones)."""
+        labels = [
+            f"com.docker.compose.project={self.settings.project_name}",
+            f"com.docker.compose.service={service}",
+            "com.docker.compose.oneoff=False",
+        ]
+        filters = [arg for label in labels for arg in ("--filter", f"label={label}")]
+        result = self.docker("ps", "--all", "--quiet", *filters, hide=True, warn=True, echo=False)
+        lines = result.stdout.split() if result.ok else []
+        return lines[0] if lines else ""
+
+    def container_state(self, container: str) -> tuple[str, str, int]:
+        """(status, health, restart count) of a container; health is "" when it has no healthcheck."""
+        template = "{{.State.Status}} {{.RestartCount}} {{if .State.Health}}{{.State.Health.Status}}{{end}}"
+        result = self.docker("inspect", "--format", template, container, hide=True, warn=True, echo=False)
+        fields = result.stdout.split() if result.ok else []
+        if len(fields) < 2:
+            return ("missing", "", 0)
+        return (fields[0], fields[2] if len(fields) > 2 else "", int(fields[1]))
+
+    def confirm_volume_deletion(self, yes: bool) -> None:
+        """Data goes only on an explicit --volumes and a yes: typed at a terminal, or given as --yes."""
+        if yes or self.dry:
+            return
+        if not self.interactive:
+            raise StackError("`down --volumes` deletes the database; add --yes to confirm when not at a terminal")
+        name = self.settings.project_name
+        volumes = ", ".join(self.volumes()) or "none found"
+        print(f"This deletes the data volumes of project {name} ({volumes}), and the database with them.")
+        if input(f"Type the project name ({name}) to confirm: ").strip() != name:
+            raise StackError("nothing deleted: the answer did not match the project name")
+
+    def volumes(self) -> list[str]:
+        result = self.docker(
+            "volume", "ls", "--quiet", "--filter", f"label=com.docker.compose.project={self.settings.project_name}",
+            hide=True, warn=True, echo=False,
+        )
+        return result.stdout.split() if result.ok else []
+
+    # ---- checks and waits ----
+
+    def check_port_free(self) -> None:
+        """Say which port is taken before Compose fails with a long message (skipped for a remote engine)."""
+        # Our own web container, even a crashing one, holds the port: that is not "another program".
+        if self.dry or not self.engine_is_local() or self.container_id(WEB):
+            return
+        bind, port = self.settings.web_bind, self.settings.web_port
+        try:
+            family = socket.AF_INET6 if ":" in bind else socket.AF_INET
+            with socket.socket(family, socket.SOCK_STREAM) as probe:
+                probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+                probe.bind((bind.strip("[]"), port))
+        except OSError as exc:
+            if exc.errno == errno.EADDRINUSE:
+                raise StackError(
+                    f"port {port} on {bind} is already in use by another program: stop it, "
+                    "or set WEB_PORT in .env to a free port"
+                ) from None
+            if exc.errno in (errno.EADDRNOTAVAIL, errno.EAFNOSUPPORT):
+                raise StackError(f"WEB_BIND={bind} is not an address of this machine: use 127.0.0.1 or 0.0.0.0") from None
+            # Anything else (e.g. a privileged port for a non-root user) is for the engine to judge.
+
+    def engine_is_local(self) -> bool:
+        """Ports a remote engine publishes are not this machine's to check."""
+        host = self.settings.environment.get("DOCKER_HOST") or os.environ.get("DOCKER_HOST", "")
+        return not host or host.startswith("unix://")
+
+    def wait_until_healthy(self, service: str = WEB, timeout: float | None = None) -> None:
+        """Poll the container until its healthcheck passes; on failure show its last logs and say what next."""
+        if self.dry:
+            return
+        timeout = self.settings.wait_timeout if timeout is None else timeout
+        container = self.container_id(service)
+        if not container:
+            raise StackError(f"no {service} container exists: run `inv up` (and `inv ps` to see the stack)")
+        print(f"waiting up to {timeout:.0f}s for {service} to become healthy...", file=sys.stderr, flush=True)
+        _, _, restarts_before = self.container_state(container)
+        deadline = time.monotonic() + timeout
+        while True:
+            status, health, restarts = self.container_state(container)
+            if status == "running" and health in ("healthy", ""):
+                return
+            if status in ("exited", "dead", "missing", "restarting") or restarts > restarts_before:
+                self.show_last_logs(service)
+                raise StackError(
+                    f"the {service} container stopped ({status}) before it became healthy: its last log lines "
+                    f"are above; fix the cause, then run `inv up` again (whole log: `inv logs {service}`)"
+                )
+            if time.monotonic() >= deadline:
+                self.show_last_logs(service)
+                raise StackError(
+                    f"{service} was not healthy after {timeout:.0f}s (health: {health or status}): its last log "
+                    f"lines are above; see `inv logs {service}` and `inv ps`, or raise WAIT_TIMEOUT in .env"
+                )
+            time.sleep(0.5)
+
+    def show_last_logs(self, service: str = WEB, lines: int = 30) -> None:
+        result = self.compose("logs", "--no-color", "--tail", str(lines), service, hide=True, warn=True)
+        # Diagnostics, like the error line that follows them: stderr, so stdout stays clean for scripts.
+        print(f"--- last {lines} log lines of {service} ---", file=sys.stderr)
+        print((result.stdout + result.stderr).rstrip(), file=sys.stderr, flush=True)
+
+
+def run_on_host(c: Context, argv: Sequence[str]) -> Result:
+    """A command on this machine (the test runner), echoed like the docker ones."""
+    if not c.config.run.dry:
+        print(f"+ {describe(argv)}", file=sys.stderr, flush=True)
+    return c.run(shlex.join(argv), pty=False)
+
+
+
+
+def open_stack(c: Context, root: Path) -> Stack:
+    """Create `.env` on first use, load and check the settings, find the engine and make sure it answers."""
+    dry = bool(c.config.run.dry)
+    if not dry:
+        created = create_env_file(root)
+        if created:
+            print(f"created {created.name} from .env.example with a new SECRET_KEY", file=sys.stderr)
+    settings = load_settings(root)
+    engine = find_engine(settings)
+    if not dry:
+        check_daemon(engine)
+    return Stack(c, settings, engine)

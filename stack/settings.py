@@ -1,0 +1,236 @@
+"""Read `.env` once, check it, and turn it into one typed `Settings` object.
+
+Layers, lowest first: `.env.example` (the documented defaults), `.env` (yours),
+then the process environment, which always wins. python-dotenv does the parsing;
+the values it produces are the ones every container sees, because the tasks hand
+them to Compose explicitly instead of letting Compose read `.env` by its own rules.
+"""
+
+from __future__ import annotations
+
+import io
+import os
+import re
+import secrets
+import shlex
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Mapping
+
+from dotenv import dotenv_values
+from dotenv.parser import parse_stream
+
+from .errors import StackError
+
+ENV_FILE = ".env"
+EXAMPLE_FILE = ".env.example"
+
+_TRUE = {"1", "true", "yes", "on"}
+_FALSE = {"0", "false", "no", "off", ""}
+_PROJECT_NAME = re.compile(r"^[a-z0-9][a-z0-9_-]*$")
+
+
+@dataclass(frozen=True)
+class Settings:
+    """Everything the tasks need, validated; `environment` is what Compose and the containers get."""
+
+    root: Path
+    environment: Mapping[str, str]
+    project_name: str
+    image: str
+    base_image: str
+    web_bind: str
+    web_port: int
+    docker: tuple[str, ...]
+    compose: tuple[str, ...]
+    extra_ca_cert: Path | None
+    echo_commands: bool
+    wait_timeout: float
+    project_dir: Path
+    debug: bool
+
+    @property
+    def url(self) -> str:
+        """Where the site answers on this machine."""
+        host = {"0.0.0.0": "127.0.0.1", "::": "[::1]", "": "127.0.0.1"}.get(self.web_bind, self.web_bind)
+        if ":" in host and not host.startswith("["):
+            host = f"[{host}]"
+        return f"http://{host}:{self.web_port}/"
+
+    def get(self, name: str, default: str = "") -> str:
+        return self.environment.get(name, default)
+
+
+class _Sources:
+    """Remembers where each value came from, so an error can point at the file and line."""
+
+    def __init__(self) -> None:
+        self.values: dict[str, str] = {}
+        self.origin: dict[str, str] = {}
+
+    def read_file(self, path: Path) -> None:
+        if not path.exists():
+            return
+        try:
+            text = path.read_text(encoding="utf-8")
+        except (OSError, UnicodeDecodeError) as exc:
+            raise StackError(f"cannot read {path.name}: {exc}") from None
+        lines = {}
+        for binding in parse_stream(io.StringIO(text)):
+            if binding.error:
+                bad = binding.original.string.strip().splitlines()[0]
+                raise StackError(
+                    f"{path.name} line {binding.original.line}: cannot parse {bad!r}; "
+                    "write it as NAME=value (quote values that contain spaces or #)"
+                )
+            if binding.key is not None:
+                lines[binding.key] = binding.original.line
+        for name, value in dotenv_values(stream=io.StringIO(text)).items():
+            if value is not None:
+                self.values[name] = value
+                self.origin[name] = f"{path.name} line {lines[name]}"
+
+    def read_environ(self, environ: Mapping[str, str]) -> None:
+        """Process variables win, but only for names the project knows about or `.env` sets."""
+        for name in list(self.values):
+            if name in environ:
+                self.values[name] = environ[name]
+                self.origin[name] = "the environment"
+        for name in _HOST_ONLY:
+            if name in environ and name not in self.values:
+                self.values[name] = environ[name]
+                self.origin[name] = "the environment"
+
+    def where(self, name: str) -> str:
+        return self.origin.get(name, "the defaults")
+
+
+# Host settings that count even when no .env line names them (pip's own CA bundle variable).
+_HOST_ONLY = ("PIP_CERT",)
+
+
+def load_settings(root: Path, environ: Mapping[str, str] | None = None) -> Settings:
+    """Read `.env.example`, `.env` and the environment under `root`; raise StackError on bad input."""
+    environ = os.environ if environ is None else environ
+    sources = _Sources()
+    sources.read_file(root / EXAMPLE_FILE)
+    sources.read_file(root / ENV_FILE)
+    sources.read_environ(environ)
+    values = sources.values
+
+    def fail(name: str, problem: str) -> StackError:
+        where = sources.where(name)
+        if where == "the environment":
+            return StackError(f"{name} (set in the environment) {problem}")
+        return StackError(f"{where}: {name} {problem}")
+
+    def boolean(name: str, default: bool) -> bool:
+        raw = values.get(name)
+        if raw is None:
+            return default
+        word = raw.strip().lower()
+        if word in _TRUE:
+            return True
+        if word in _FALSE:
+            return False
+        raise fail(name, f"must be true or false, got {raw!r}")
+
+    def number(name: str, default: int, low: int, high: int) -> int:
+        raw = values.get(name, "").strip()
+        if not raw:
+            return default
+        if not re.fullmatch(r"[0-9]+", raw) or not low <= int(raw) <= high:
+            raise fail(name, f"must be a whole number from {low} to {high}, got {raw!r}")
+        return int(raw)
+
+    def command(name: str, default: str) -> tuple[str, ...]:
+        raw = values.get(name, "").strip()
+        try:
+            argv = tuple(shlex.split(raw)) if raw else ()
+        except ValueError as exc:
+            raise fail(name, f"is not a valid command ({exc}): {raw!r}") from None
+        return argv or ((default,) if default else ())
+
+    project_name = values.get("COMPOSE_PROJECT_NAME", "").strip() or _default_project_name(root)
+    if not _PROJECT_NAME.match(project_name):
+        raise fail(
+            "COMPOSE_PROJECT_NAME",
+            f"must be lowercase letters, digits, '-' or '_', starting with a letter or digit; got {project_name!r}",
+        )
+
+    image_name = values.get("IMAGE_NAME", "").strip() or f"{project_name}-web"
+    image_tag = values.get("IMAGE_TAG", "").strip() or "latest"
+    if not re.fullmatch(r"[a-z0-9][a-z0-9._/:-]*", image_name) or not re.fullmatch(r"[\w][\w.-]{0,127}", image_tag):
+        raise fail("IMAGE_NAME", f"and IMAGE_TAG must form a valid image reference, got {image_name}:{image_tag}")
+
+    project_dir_raw = values.get("DJANGO_PROJECT_DIR", "").strip() or "site"
+    project_dir = (root / project_dir_raw).resolve()
+    if Path(project_dir_raw).is_absolute() or not project_dir.is_relative_to(root.resolve()):
+        raise fail("DJANGO_PROJECT_DIR", f"must be a directory inside {root} (the image is built from it), got {project_dir_raw!r}")
+    if not (project_dir / "manage.py").is_file():
+        raise fail("DJANGO_PROJECT_DIR", f"must name the directory holding manage.py; {project_dir_raw}/manage.py does not exist")
+
+    ca_name = "EXTRA_CA_CERT" if values.get("EXTRA_CA_CERT", "").strip() else "PIP_CERT"
+    ca_raw = values.get(ca_name, "").strip()
+    extra_ca_cert = (root / ca_raw) if ca_raw else None
+    if extra_ca_cert is not None and not extra_ca_cert.is_file():
+        raise fail(ca_name, f"points at {ca_raw}, which is not a file; fix the path or unset it")
+
+    web_bind = values.get("WEB_BIND", "").strip() or "127.0.0.1"
+    debug = boolean("DEBUG", False)
+    wait_timeout = number("WAIT_TIMEOUT", 120, 1, 3600)
+
+    environment = dict(values)
+    environment.update(
+        COMPOSE_PROJECT_NAME=project_name,
+        IMAGE=f"{image_name}:{image_tag}",
+        WEB_BIND=web_bind,
+        WEB_PORT=str(number("WEB_PORT", 8000, 1, 65535)),
+        DJANGO_PROJECT_DIR=project_dir_raw,
+        DEBUG="true" if debug else "false",
+    )
+    return Settings(
+        root=root,
+        environment=environment,
+        project_name=project_name,
+        image=environment["IMAGE"],
+        base_image=values.get("BASE_IMAGE", "").strip() or "python:3.13-slim",
+        web_bind=web_bind,
+        web_port=int(environment["WEB_PORT"]),
+        docker=command("DOCKER", "docker"),
+        compose=command("COMPOSE", ""),
+        extra_ca_cert=extra_ca_cert,
+        echo_commands=boolean("ECHO_COMMANDS", True),
+        wait_timeout=float(wait_timeout),
+        project_dir=project_dir,
+        debug=debug,
+    )
+
+
+def _default_project_name(root: Path) -> str:
+    """Compose's own default: the directory name, lowercased, reduced to the allowed characters."""
+    name = re.sub(r"[^a-z0-9_-]", "", root.resolve().name.lower()).lstrip("_-")
+    return name or "django"
+
+
+def new_secret_key() -> str:
+    # URL-safe characters only: no `$`, `#` or quotes that any .env reader could treat specially.
+    return secrets.token_urlsafe(50)
+
+
+def create_env_file(root: Path) -> Path | None:
+    """Write `.env` from `.env.example` with a fresh SECRET_KEY; never touch an existing `.env`."""
+    target = root / ENV_FILE
+    if target.exists():
+        return None
+    example = root / EXAMPLE_FILE
+    text = example.read_text(encoding="utf-8") if example.exists() else ""
+    line = f"SECRET_KEY={new_secret_key()}"
+    text, count = re.subn(r"^SECRET_KEY=.*$", line, text, count=1, flags=re.MULTILINE)
+    if not count:
+        text += ("" if text.endswith("\n") or not text else "\n") + line + "\n"
+    # Exclusive create (a racing `inv up` must not overwrite the key), readable by you alone from the start.
+    descriptor = os.open(target, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    with open(descriptor, "w", encoding="utf-8") as handle:
+        handle.write(text)
+    return target

@@ -1,0 +1,164 @@
+"""Run the Django site in Docker. `inv --list` shows the commands, `inv --help NAME` their options.
+
+Configuration comes from .env (documented in .env.example); the logic lives in stack/.
+"""
+
+import os
+import sys
+from pathlib import Path
+
+from invoke import task
+
+from stack import (
+    WEB,
+    StackError,
+    line_count,
+    manage_command,
+    open_stack,
+    run_on_host,
+    split_arguments,
+    superuser_variables,
+)
+from stack.cli import allow_optional_positionals
+
+ROOT = Path(__file__).resolve().parent
+allow_optional_positionals()
+
+
+# ---- the stack ----
+
+
+@task(help={"no_cache": "Build every layer anew, ignoring the cache.", "pull": "Pull a newer base image first."})
+def build(c, no_cache=False, pull=False):
+    """Build the web image."""
+    open_stack(c, ROOT).build(no_cache=no_cache, pull=pull)
+
+
+@task(help={"build": "Rebuild the image first, even if it exists.", "wait": "Wait until the site is healthy (--no-wait: don't)."})
+def up(c, build=False, wait=True):
+    """Start the site in the background, migrated, and print its URL."""
+    s = open_stack(c, ROOT)
+    if build or not s.image_exists():
+        s.build()
+    s.check_port_free()
+    s.compose("up", "--detach", "--no-build", "--remove-orphans")
+    if wait:
+        s.wait_until_healthy()
+    if not s.dry:
+        print(f"The site is up at {s.settings.url}")
+
+
+@task(help={"volumes": "Also delete the data volumes: the database! Asks first.", "yes": "Don't ask before deleting volumes."})
+def down(c, volumes=False, yes=False):
+    """Stop and remove the containers; the data stays unless --volumes."""
+    s = open_stack(c, ROOT)
+    if volumes:
+        s.confirm_volume_deletion(yes)
+    s.compose("down", "--remove-orphans", *(["--volumes"] if volumes else []))
+
+
+@task(positional=["service"], help={"service": "Only this service (default: all).", "wait": "Wait until web is healthy (--no-wait: don't)."})
+def restart(c, service=None, wait=True):
+    """Restart the containers (without rebuilding or recreating them)."""
+    s = open_stack(c, ROOT)
+    s.compose("restart", *filter(None, [service]))
+    if wait and service in (None, "", WEB):
+        s.wait_until_healthy()
+
+
+@task
+def ps(c):
+    """Show the containers and their health."""
+    open_stack(c, ROOT).compose("ps")
+
+
+@task(positional=["service"], help={"service": "Only this service (default: all).", "follow": "Keep printing new lines.", "tail": "Only the last N lines of each."})
+def logs(c, service=None, follow=False, tail=""):
+    """Show the containers' logs."""
+    args = ["logs", *(["--follow"] if follow else []), *(["--tail", line_count(tail, "--tail")] if tail else [])]
+    open_stack(c, ROOT).compose(*args, *filter(None, [service]))
+
+
+# ---- Django ----
+
+
+@task(positional=["args"], help={"args": 'manage.py arguments in one quoted string, e.g. "check --deploy" (or after --).'})
+def manage(c, args=None):
+    """Run a manage.py command: inv manage "check --deploy", or inv manage -- check --deploy."""
+    words = split_arguments(args, c.remainder, task_name="manage")
+    if not words:
+        raise StackError('say which manage.py command to run, e.g. `inv manage showmigrations` or `inv manage -- help`')
+    open_stack(c, ROOT).in_web(manage_command(words))
+
+
+@task(positional=["app", "migration"], help={"app": "Only this app.", "migration": "Migrate the app to this migration ('zero': unapply all)."})
+def migrate(c, app=None, migration=None):
+    """Apply migrations (inv up does it on every start). More options after --."""
+    words = split_arguments(c.remainder, task_name="migrate")
+    open_stack(c, ROOT).in_web(manage_command(["migrate", *filter(None, [app, migration]), *words]))
+
+
+@task(positional=["app"], help={"app": "Only this app.", "check": "Fail if models changed without migrations; write nothing.", "name": "Name of the new migration."})
+def makemigrations(c, app=None, check=False, name=""):
+    """Create migrations for model changes, as files owned by you. More options after --."""
+    args = ["makemigrations", *filter(None, [app]), *(["--check"] if check else []), *(["--name", name] if name else [])]
+    args += split_arguments(c.remainder, task_name="makemigrations")
+    open_stack(c, ROOT).in_web(manage_command(args), as_host_user=True)
+
+
+@task(help={"command": "Run this Python code and exit, instead of opening a shell.", "bash": "Open bash instead of Django's shell."})
+def shell(c, command="", bash=False):
+    """Open a Django shell (or bash) in the web container."""
+    s = open_stack(c, ROOT)
+    if bash:
+        s.in_web(["bash"])
+    elif command:
+        s.in_web(manage_command(["shell", "--command", command]), interactive=False)
+    else:
+        s.in_web(manage_command(["shell"]))
+
+
+@task
+def dbshell(c):
+    """Open the database's SQL shell."""
+    open_stack(c, ROOT).in_web(manage_command(["dbshell"]))
+
+
+@task(help={"username": "Username (else DJANGO_SUPERUSER_USERNAME).", "email": "Email (else DJANGO_SUPERUSER_EMAIL)."})
+def createsuperuser(c, username="", email=""):
+    """Create an admin user: asks at a terminal, else takes DJANGO_SUPERUSER_* from .env."""
+    s = open_stack(c, ROOT)
+    args = ["createsuperuser", *(["--username", username] if username else []), *(["--email", email] if email else [])]
+    if s.interactive:
+        s.in_web(manage_command(args))
+    else:
+        # Handed over by name, so the password never shows on a command line.
+        names = superuser_variables(s.settings.environment, username=username, email=email)
+        s.in_web(manage_command([*args, "--noinput"]), env=names)
+
+
+@task(name="exec", positional=["cmd"], help={"cmd": 'The command in one quoted string, e.g. "ls -la" (or after --).', "service": "The service to run it in (default: web)."})
+def exec_(c, cmd=None, service=WEB):
+    """Run a command in a running container: inv exec "ls -la", or inv exec -- ls -la."""
+    words = split_arguments(cmd, c.remainder, task_name="exec")
+    if not words:
+        raise StackError('say what to run, e.g. `inv exec "ls -la"` or `inv exec -- env`')
+    open_stack(c, ROOT).exec(words, service=service)
+
+
+# ---- tests ----
+
+
+@task(help={"site": "Run the Django site's own tests in the container instead.", "quick": "Skip the tests that need a Docker engine.", "k": "Only tests whose names match this expression (pytest's or Django's -k)."})
+def test(c, site=False, quick=False, k=""):
+    """Run the test suite: unit, site, and end to end against Docker. pytest options after --."""
+    words = split_arguments(c.remainder, task_name="test")
+    selection = ["-k", k] if k else []
+    if site:
+        if quick:
+            raise StackError("--quick skips the engine tests and --site runs tests in the engine: use one or the other")
+        open_stack(c, ROOT).in_web(manage_command(["test", "--noinput", *selection, *words]), interactive=False)
+        return
+    # pytest finds its settings and test folders from the working directory, wherever `inv` was typed.
+    os.chdir(ROOT)
+    run_on_host(c, [sys.executable, "-m", "pytest", *(["-m", "not e2e"] if quick else []), *selection, *words])

@@ -1,0 +1,98 @@
+"""The real `inv` command on bad input: one clear line, a non-zero exit, no traceback, nothing lost.
+
+Each test runs `inv` in a fresh copy of the repository; none needs a Docker engine.
+"""
+
+import os
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+REPO = Path(__file__).resolve().parents[2]
+TASKS = ["build", "up", "down", "restart", "ps", "logs", "manage", "migrate", "makemigrations",
+         "shell", "dbshell", "createsuperuser", "exec", "test"]
+
+
+@pytest.fixture
+def clone(tmp_path):
+    path = tmp_path / "project"
+    shutil.copytree(REPO, path, ignore=shutil.ignore_patterns(".git", ".env", "__pycache__", ".pytest_cache"))
+    return path
+
+
+def inv(clone: Path, *args: str, **env: str) -> subprocess.CompletedProcess[str]:
+    environ = {k: v for k, v in os.environ.items() if k not in ("DOCKER", "DOCKER_HOST", "WEB_PORT", "DEBUG")}
+    environ.update(env)
+    return subprocess.run([sys.executable, "-m", "invoke", *args], cwd=clone, env=environ,
+                          capture_output=True, text=True, stdin=subprocess.DEVNULL, timeout=120)
+
+
+def assert_one_line_error(result, *fragments: str) -> str:
+    assert result.returncode != 0
+    assert "Traceback" not in result.stderr + result.stdout
+    lines = result.stderr.strip().splitlines()
+    assert lines, "an error must say something"
+    last = lines[-1]
+    assert last.startswith("error: ")
+    for fragment in fragments:
+        assert fragment in last
+    return last
+
+
+def test_inv_list_shows_every_command_with_help_and_needs_no_docker(clone):
+    result = inv(clone, "--list", DOCKER="/nonexistent/docker")
+    assert result.returncode == 0
+    for name in TASKS:
+        line = next((line for line in result.stdout.splitlines() if line.strip().startswith(name + " ")), "")
+        assert line.split(maxsplit=1)[1:], f"{name} has no help line in inv --list"
+    assert not (clone / ".env").exists(), "listing commands must not write files"
+
+
+def test_a_missing_docker_command_is_named(clone):
+    assert_one_line_error(inv(clone, "ps", DOCKER="/nonexistent/docker"), "/nonexistent/docker", "DOCKER")
+
+
+def test_a_daemon_that_does_not_answer_says_how_to_start_it(clone):
+    if shutil.which("docker") is None:
+        pytest.skip("needs a docker client (not an engine) on PATH")
+    last = assert_one_line_error(inv(clone, "ps", DOCKER_HOST="unix:///nonexistent/docker.sock"), "daemon does not answer")
+    assert "start" in last
+
+
+def test_a_malformed_env_line_names_file_and_line_and_keeps_the_file(clone):
+    text = "SECRET_KEY=abc\nWEB_PORT=8000\nTHIS IS NOT AN ASSIGNMENT\n"
+    (clone / ".env").write_text(text)
+    assert_one_line_error(inv(clone, "up"), ".env line 3")
+    assert (clone / ".env").read_text() == text
+
+
+@pytest.mark.parametrize("name, value, fragment", [
+    ("WEB_PORT", "eighty", "WEB_PORT"),
+    ("WEB_PORT", "70000", "WEB_PORT"),
+    ("DEBUG", "perhaps", "DEBUG"),
+    ("COMPOSE_PROJECT_NAME", "Not Valid!", "COMPOSE_PROJECT_NAME"),
+    ("DJANGO_PROJECT_DIR", "../elsewhere", "DJANGO_PROJECT_DIR"),
+])
+def test_a_bad_value_in_env_names_the_variable_and_line(clone, name, value, fragment):
+    (clone / ".env").write_text(f"SECRET_KEY=abc\n{name}={value}\n")
+    assert_one_line_error(inv(clone, "ps"), ".env line 2", fragment)
+
+
+def test_a_bad_value_from_the_environment_says_so(clone):
+    assert_one_line_error(inv(clone, "ps", WEB_PORT="x"), "WEB_PORT", "environment")
+
+
+def test_unbalanced_quotes_in_manage_arguments_are_refused_before_anything_runs(clone):
+    assert_one_line_error(inv(clone, "manage", "check 'oops", DOCKER="/nonexistent/docker"), "quotes")
+
+
+def test_dry_run_prints_the_commands_and_writes_nothing(clone):
+    if shutil.which("docker") is None:
+        pytest.skip("needs a docker client (not an engine) on PATH")
+    result = inv(clone, "--dry", "up", DOCKER_HOST="unix:///nonexistent/docker.sock")
+    assert result.returncode == 0, result.stderr
+    assert " build " in result.stdout and " up --detach" in result.stdout
+    assert not (clone / ".env").exists()

@@ -1,0 +1,164 @@
+"""Driving a working copy of the project through `inv` on a real Docker engine."""
+
+from __future__ import annotations
+
+import json
+import os
+import shlex
+import shutil
+import socket
+import subprocess
+import sys
+import time
+import urllib.error
+import urllib.request
+import uuid
+from pathlib import Path
+
+REPO = Path(__file__).resolve().parents[2]
+DOCKER = shlex.split(os.environ.get("DOCKER", "docker")) or ["docker"]
+RUN_ID = uuid.uuid4().hex[:8]
+# What a fresh clone would not carry along.
+NOT_IN_A_CLONE = shutil.ignore_patterns(
+    ".git", ".env", "__pycache__", ".pytest_cache", "test-output", "staticfiles", "*.sqlite3*", ".venv", "venv"
+)
+# Names a developer's shell may set that would change what a fresh clone does.
+DEVELOPER_VARIABLES = (
+    "COMPOSE_PROJECT_NAME", "IMAGE_NAME", "IMAGE_TAG", "WEB_BIND", "WEB_PORT", "SECRET_KEY", "DEBUG",
+    "ALLOWED_HOSTS", "CSRF_TRUSTED_ORIGINS", "DATABASE_URL", "DJANGO_SETTINGS_MODULE", "DJANGO_PROJECT_DIR",
+    "WAIT_TIMEOUT", "ECHO_COMMANDS", "DJANGO_SUPERUSER_USERNAME", "DJANGO_SUPERUSER_EMAIL",
+    "DJANGO_SUPERUSER_PASSWORD", "COMPOSE", "COMPOSE_FILE", "COMPOSE_PROFILES", "DOCKER_HOST",
+)
+
+
+def docker(*args: str, check: bool = True, timeout: float = 120) -> subprocess.CompletedProcess[str]:
+    return subprocess.run([*DOCKER, *args], capture_output=True, text=True, check=check, timeout=timeout)
+
+
+def engine_problem() -> str | None:
+    if shutil.which(DOCKER[0]) is None:
+        return f"no docker command {DOCKER[0]!r} on PATH"
+    try:
+        result = docker("version", "--format", "{{.Server.Version}}", check=False, timeout=30)
+    except subprocess.TimeoutExpired:
+        return "the Docker daemon did not answer within 30 s"
+    if result.returncode != 0:
+        lines = result.stderr.strip().splitlines() or ["no output"]
+        return f"the Docker daemon does not answer ({lines[-1]})"
+    return None
+
+
+def compose_flavours() -> dict[str, str]:
+    """The Compose flavours on this machine, each as the COMPOSE value that selects it."""
+    flavours = {}
+    if shutil.which(DOCKER[0]) and subprocess.run([*DOCKER, "compose", "version"], capture_output=True).returncode == 0:
+        flavours["v2"] = shlex.join([*DOCKER, "compose"])
+    if shutil.which("docker-compose"):
+        flavours["v1"] = "docker-compose"
+    return flavours
+
+
+def free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return probe.getsockname()[1]
+
+
+class Project:
+    """A working copy with its own Compose project, driven through `inv`."""
+
+    def __init__(self, path: Path, name: str, port: int, image_name: str, compose: str = "") -> None:
+        self.path = path
+        self.name = name
+        self.port = port
+        self.image = ""
+        self.env = {k: v for k, v in os.environ.items() if k not in DEVELOPER_VARIABLES}
+        self.env.update(
+            COMPOSE=compose,
+            COMPOSE_PROJECT_NAME=name,
+            WEB_PORT=str(port),
+            IMAGE_NAME=image_name,
+            IMAGE_TAG="e2e",
+            PYTHONDONTWRITEBYTECODE="1",
+        )
+
+    @property
+    def base_url(self) -> str:
+        return f"http://127.0.0.1:{self.port}"
+
+    def inv(self, *args: str, stdin: str | None = None, check: bool = True, env: dict | None = None,
+            timeout: float = 900) -> subprocess.CompletedProcess[str]:
+        """Run `inv ARGS` in the working copy, with no terminal, as a script or CI would."""
+        result = subprocess.run(
+            [sys.executable, "-m", "invoke", *args],
+            cwd=self.path,
+            env={**self.env, **(env or {})},
+            input=stdin if stdin is not None else "",
+            capture_output=True,
+            text=True,
+            timeout=timeout,
+        )
+        if check and result.returncode != 0:
+            raise AssertionError(
+                f"`inv {shlex.join(args)}` exited {result.returncode}\n--- stdout\n{result.stdout}\n--- stderr\n{result.stderr}"
+            )
+        return result
+
+    def get(self, path: str = "/", timeout: float = 10) -> tuple[int, str]:
+        try:
+            with urllib.request.urlopen(self.base_url + path, timeout=timeout) as response:
+                return response.status, response.read().decode()
+        except urllib.error.HTTPError as error:
+            return error.code, error.read().decode(errors="replace")
+
+    def answers(self) -> bool:
+        try:
+            self.get("/healthz", timeout=2)
+            return True
+        except OSError:
+            return False
+
+    def python(self, code: str) -> str:
+        """Run Python in the web container through `inv shell -c`; return what it printed."""
+        return self.inv("shell", "-c", code).stdout.strip().splitlines()[-1]
+
+    def container_id(self) -> str:
+        result = docker("ps", "-q", "--filter", f"label=com.docker.compose.project={self.name}",
+                        "--filter", "label=com.docker.compose.service=web")
+        ids = result.stdout.split()
+        assert len(ids) == 1, f"expected one running web container, found {ids}"
+        return ids[0]
+
+    def inspect(self, container: str) -> dict:
+        return json.loads(docker("inspect", container).stdout)[0]
+
+    def volumes(self) -> list[str]:
+        return docker("volume", "ls", "-q", "--filter", f"label=com.docker.compose.project={self.name}").stdout.split()
+
+    def remove_everything(self) -> None:
+        """Containers, volumes and networks of this project, found by Compose's labels: works whatever broke."""
+        label = f"label=com.docker.compose.project={self.name}"
+        containers = docker("ps", "-aq", "--filter", label, check=False).stdout.split()
+        if containers:
+            docker("rm", "-f", "-v", *containers, check=False)
+        volumes = docker("volume", "ls", "-q", "--filter", label, check=False).stdout.split()
+        if volumes:
+            docker("volume", "rm", "-f", *volumes, check=False)
+        networks = docker("network", "ls", "-q", "--filter", label, check=False).stdout.split()
+        if networks:
+            docker("network", "rm", *networks, check=False)
+
+
+def wait_for(check, timeout: float = 30, interval: float = 0.2):
+    deadline = time.monotonic() + timeout
+    while True:
+        value = check()
+        if value or time.monotonic() >= deadline:
+            return value
+        time.sleep(interval)
+
+
+def make_project(tmp_path_factory, label: str, image_name: str, compose: str = "") -> Project:
+    path = tmp_path_factory.mktemp(label) / "project"
+    shutil.copytree(REPO, path, ignore=NOT_IN_A_CLONE, symlinks=True)
+    return Project(path, f"e2e{RUN_ID}{label}", free_port(), image_name, compose)

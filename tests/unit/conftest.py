@@ -1,0 +1,146 @@
+"""Shared fixtures for the unit tests: a throwaway project root, its settings, and a scripted docker.
+
+Nothing here needs a Docker engine: every command the tasks would run goes to an
+Invoke MockContext, which answers from a table of regexes and records each call.
+"""
+
+from __future__ import annotations
+
+import re
+import shlex
+import shutil
+import socket
+import textwrap
+from pathlib import Path
+
+import pytest
+from invoke import Config, MockContext, Result
+
+from stack import runner
+from stack.engine import Engine
+from stack.settings import load_settings
+
+REPO = Path(__file__).resolve().parents[2]
+
+# Patterns for the quiet look-ups the tasks make (MockContext matches them with re.match).
+IMAGE_INSPECT = r"docker image inspect "
+RUNNING_SERVICES = r".* ps --services --filter status=running$"
+# The web container in any state, looked up by its Compose labels.
+CONTAINER_ID = r"docker ps --all --quiet .*label=com\.docker\.compose\.service=web "
+CONTAINER_STATE = r"docker inspect "
+VOLUME_LS = r"docker volume ls "
+
+
+def write(root: Path, text: str, name: str = ".env") -> Path:
+    path = root / name
+    path.write_text(textwrap.dedent(text).lstrip("\n"), encoding="utf-8")
+    return path
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def mock_context(*responses, dry: bool = False, remainder: str = "") -> MockContext:
+    """A context whose `run` answers the first matching (regex, result) pair, else succeeds with no output.
+
+    A result may be a list: successive calls get successive items (cycling).
+    """
+    table = {re.compile(pattern): result for pattern, result in responses}
+    table[re.compile(".*", re.DOTALL)] = Result("")
+    c = MockContext(config=Config(overrides={"run": {"dry": dry}}), run=table, repeat=True)
+    c.remainder = remainder
+    return c
+
+
+def calls(c: MockContext) -> list[tuple[list[str], dict]]:
+    """Every command handed to c.run, split back into its argument list, with the keyword arguments."""
+    return [(shlex.split(call.args[0]), call.kwargs) for call in c.run.call_args_list]
+
+
+def shown(c: MockContext) -> list[list[str]]:
+    """The commands a user sees run (the quiet look-ups left out)."""
+    return [argv for argv, kwargs in calls(c) if not kwargs.get("hide")]
+
+
+def ran(c: MockContext, *words: str) -> bool:
+    """Whether any command contained these words in this order, next to each other."""
+    n = len(words)
+    return any(argv[i : i + n] == list(words) for argv, _ in calls(c) for i in range(len(argv) - n + 1))
+
+
+class FakeClock:
+    """Stands in for the `time` module in stack.runner, so waiting and timeouts take no real time."""
+
+    def __init__(self) -> None:
+        self.now = 1000.0
+        self.sleeps: list[float] = []
+
+    def monotonic(self) -> float:
+        return self.now
+
+    def sleep(self, seconds: float) -> None:
+        self.sleeps.append(seconds)
+        self.now += seconds
+
+
+@pytest.fixture(autouse=True)
+def host(monkeypatch):
+    """No test may depend on the terminal pytest runs in, or on a DOCKER_HOST of the machine."""
+    tty = {"value": False}
+    monkeypatch.setattr(runner, "stdin_is_terminal", lambda: tty["value"])
+    monkeypatch.delenv("DOCKER_HOST", raising=False)
+
+    class Host:
+        @staticmethod
+        def set_tty(value: bool) -> None:
+            tty["value"] = value
+
+    return Host
+
+
+@pytest.fixture
+def clock(monkeypatch) -> FakeClock:
+    fake = FakeClock()
+    monkeypatch.setattr(runner, "time", fake)
+    return fake
+
+
+def make_project(root: Path) -> Path:
+    (root / "site").mkdir(parents=True)
+    (root / "site" / "manage.py").write_text("")
+    shutil.copy(REPO / ".env.example", root / ".env.example")
+    return root
+
+
+@pytest.fixture
+def project_root(tmp_path) -> Path:
+    return make_project(tmp_path / "proj")
+
+
+@pytest.fixture(scope="session")
+def settings(tmp_path_factory):
+    """load_settings of a project holding only .env.example, shared: Settings is frozen and no test writes there.
+
+    Read once per session: python-dotenv is slow enough that parsing .env.example for
+    every test would dominate the suite. Tests that write a .env use `project_root`.
+    """
+    return load_settings(make_project(tmp_path_factory.mktemp("shared") / "proj"), {})
+
+
+@pytest.fixture
+def engine() -> Engine:
+    return Engine(("docker",), ("docker", "compose"))
+
+
+@pytest.fixture
+def compose_prefix(settings) -> list[str]:
+    return [
+        "docker", "compose",
+        "--project-name", "proj",
+        "--project-directory", str(settings.root),
+        "--file", str(settings.root / "docker-compose.yml"),
+        "--env-file", str(REPO / "stack" / "compose.env"),
+    ]

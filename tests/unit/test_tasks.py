@@ -1,0 +1,499 @@
+"""Every task and option, run through its body with docker scripted: the exact commands it would run."""
+
+from __future__ import annotations
+
+import dataclasses
+import os
+import shlex
+import socket
+import subprocess
+import sys
+from typing import ClassVar
+from unittest.mock import DEFAULT
+
+import pytest
+from invoke import Config, Context, Result
+
+import tasks
+from stack.errors import StackError
+from stack.runner import Stack
+from stack.settings import load_settings
+
+from .conftest import (
+    CONTAINER_ID,
+    CONTAINER_STATE,
+    IMAGE_INSPECT,
+    REPO,
+    RUNNING_SERVICES,
+    calls,
+    free_port,
+    make_project,
+    mock_context,
+    ran,
+    shown,
+    write,
+)
+
+IMAGE_PRESENT = (IMAGE_INSPECT, Result("sha256:0123\n"))
+WEB_RUNNING = (RUNNING_SERVICES, Result("web\n"))
+WEB_UP = (CONTAINER_ID, Result("c0ffee\n"))
+HEALTHY = (CONTAINER_STATE, Result("running 0 healthy\n"))
+SUPERUSER = [
+    "DJANGO_SUPERUSER_USERNAME=admin",
+    "DJANGO_SUPERUSER_EMAIL=admin@example.com",
+    "DJANGO_SUPERUSER_PASSWORD='hunter2 two'",
+]
+
+
+class Harness:
+    """Runs a task with `open_stack` answering a Stack over a scripted MockContext and the shared project."""
+
+    def __init__(self, settings, engine, monkeypatch, tmp_path_factory):
+        self.engine = engine
+        self.tmp_path_factory = tmp_path_factory
+        # A port nobody holds, so the real port check in `up` passes.
+        port = free_port()
+        self.base = dataclasses.replace(settings, web_port=port, environment={**settings.environment, "WEB_PORT": str(port)})
+        self.env_lines: list[str] = []  # a .env for tests that need values of their own
+        self.roots = []
+        self.c = None
+        monkeypatch.setattr(tasks, "open_stack", self.open_stack)
+
+    def open_stack(self, c, root):
+        self.roots.append(root)
+        self.settings = self.base
+        if self.env_lines:
+            own = make_project(self.tmp_path_factory.mktemp("own") / "proj")
+            write(own, "".join(line + "\n" for line in [f"WEB_PORT={self.base.web_port}", *self.env_lines]))
+            # Same paths as the shared project, so every test compares against the same compose prefix.
+            self.settings = dataclasses.replace(
+                load_settings(own, {}), root=self.base.root, project_dir=self.base.project_dir
+            )
+        return Stack(c, self.settings, self.engine)
+
+    def run(self, task, *responses, remainder="", dry=False, **kwargs) -> list[list[str]]:
+        self.c = mock_context(*responses, dry=dry, remainder=remainder)
+        task(self.c, **kwargs)
+        return shown(self.c)
+
+    def fails(self, task, *responses, remainder="", **kwargs) -> StackError:
+        with pytest.raises(StackError) as caught:
+            self.run(task, *responses, remainder=remainder, **kwargs)
+        return caught.value
+
+    def kwargs_of(self, argv_start: list[str]) -> dict:
+        (kwargs,) = [kw for argv, kw in calls(self.c) if argv[: len(argv_start)] == argv_start]
+        return kwargs
+
+
+@pytest.fixture
+def h(settings, engine, monkeypatch, clock, tmp_path_factory):
+    return Harness(settings, engine, monkeypatch, tmp_path_factory)
+
+
+@pytest.fixture
+def C(compose_prefix):
+    return compose_prefix
+
+
+@pytest.fixture
+def BUILD(settings):
+    return [
+        "docker", "build", "--tag", "proj-web:latest", "--file", str(settings.root / "Dockerfile"),
+        "--build-arg", "BASE_IMAGE=python:3.13-slim", "--build-arg", "PROJECT_DIR=site", str(settings.root),
+    ]
+
+
+def run_in_web(C, *command, tty=False):
+    return [*C, "run", "--rm", "--no-deps", *([] if tty else ["-T"]), "web", *command]
+
+
+def exec_in_web(C, *command, tty=False):
+    return [*C, "exec", *([] if tty else ["-T"]), "web", *command]
+
+
+def test_tasks_work_on_the_repository_root(h):
+    h.run(tasks.ps)
+    assert h.roots == [tasks.ROOT] and tasks.ROOT == REPO
+
+
+# ---- build ----
+
+
+def test_build(h, BUILD):
+    assert h.run(tasks.build) == [BUILD]
+    assert h.kwargs_of(["docker", "build"])["env"]["DOCKER_BUILDKIT"] == "1"
+
+
+def test_build_no_cache_and_pull(h, BUILD):
+    assert h.run(tasks.build, no_cache=True, pull=True) == [[*BUILD[:-1], "--no-cache", "--pull", BUILD[-1]]]
+
+
+def test_build_failure_exits_with_the_build_status(h):
+    assert h.fails(tasks.build, (r"docker build ", Result(exited=2))).code == 2
+
+
+# ---- up ----
+
+
+UP = ["up", "--detach", "--no-build", "--remove-orphans"]
+
+
+def test_up_builds_a_missing_image_then_starts_and_waits(h, C, BUILD, capsys):
+    assert h.run(tasks.up, WEB_UP, HEALTHY) == [BUILD, [*C, *UP]]
+    order = [argv[:3] for argv, _ in calls(h.c)]
+    assert order[:2] == [["docker", "image", "inspect"], BUILD[:3]]
+    assert order[-1] == ["docker", "inspect", "--format"]
+    port = h.settings.web_port
+    assert f"The site is up at http://127.0.0.1:{port}/" in capsys.readouterr().out
+
+
+def test_up_skips_the_build_when_the_image_exists(h, C):
+    assert h.run(tasks.up, IMAGE_PRESENT, WEB_UP, HEALTHY) == [[*C, *UP]]
+
+
+def test_up_build_rebuilds_without_even_asking_for_the_image(h, C, BUILD):
+    assert h.run(tasks.up, IMAGE_PRESENT, WEB_UP, HEALTHY, build=True) == [BUILD, [*C, *UP]]
+    assert not ran(h.c, "image", "inspect")
+
+
+def test_up_no_wait_does_not_wait(h, C, capsys):
+    assert h.run(tasks.up, IMAGE_PRESENT, wait=False) == [[*C, *UP]]
+    assert not ran(h.c, "docker", "inspect")
+    assert "The site is up at" in capsys.readouterr().out
+
+
+def test_up_with_an_unhealthy_site_fails_and_does_not_claim_it_is_up(h, C, capsys):
+    error = h.fails(tasks.up, IMAGE_PRESENT, WEB_UP, (CONTAINER_STATE, Result("exited 0 ")))
+    assert "stopped" in error.message
+    assert ran(h.c, *C, *UP)
+    assert "The site is up" not in capsys.readouterr().out
+
+
+def test_up_on_a_busy_port_stops_before_compose(h, C):
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        sock.listen(1)
+        h.env_lines = [f"WEB_PORT={sock.getsockname()[1]}"]
+        error = h.fails(tasks.up, IMAGE_PRESENT)
+    assert "already in use" in error.message
+    assert not ran(h.c, "up")
+
+
+def test_up_dry_run_prints_no_url(h, C, BUILD, capsys):
+    assert h.run(tasks.up, dry=True) == [BUILD, [*C, *UP]]
+    assert "The site is up" not in capsys.readouterr().out
+
+
+# ---- down ----
+
+
+def test_down_keeps_the_data(h, C):
+    assert h.run(tasks.down) == [[*C, "down", "--remove-orphans"]]
+
+
+def test_down_volumes_yes_deletes_the_volumes(h, C):
+    assert h.run(tasks.down, volumes=True, yes=True) == [[*C, "down", "--remove-orphans", "--volumes"]]
+
+
+def test_down_volumes_without_yes_and_without_a_terminal_deletes_nothing(h):
+    error = h.fails(tasks.down, volumes=True)
+    assert "--yes" in error.message
+    assert not ran(h.c, "down")
+
+
+def test_down_volumes_at_a_terminal_after_typing_the_project_name(h, C, host, monkeypatch):
+    host.set_tty(True)
+    monkeypatch.setattr("builtins.input", lambda prompt="": "proj")
+    assert h.run(tasks.down, volumes=True) == [[*C, "down", "--remove-orphans", "--volumes"]]
+
+
+# ---- restart, ps, logs ----
+
+
+@pytest.mark.parametrize("service", [None, "", "web"])
+def test_restart_web_or_everything_waits_for_health(h, C, service):
+    expected = [*C, "restart", *([service] if service else [])]
+    assert h.run(tasks.restart, WEB_UP, HEALTHY, service=service) == [expected]
+    assert ran(h.c, "docker", "inspect")
+
+
+def test_restart_another_service_does_not_wait_for_web(h, C):
+    assert h.run(tasks.restart, WEB_UP, HEALTHY, service="db") == [[*C, "restart", "db"]]
+    assert not ran(h.c, "docker", "inspect")
+
+
+def test_restart_no_wait(h, C):
+    assert h.run(tasks.restart, wait=False) == [[*C, "restart"]]
+    assert len(calls(h.c)) == 1
+
+
+def test_ps(h, C):
+    assert h.run(tasks.ps) == [[*C, "ps"]]
+
+
+@pytest.mark.parametrize(
+    ("options", "args"),
+    [
+        ({}, []),
+        ({"service": ""}, []),
+        ({"service": "web"}, ["web"]),
+        ({"follow": True}, ["--follow"]),
+        ({"tail": "5", "service": "web"}, ["--tail", "5", "web"]),
+        ({"tail": "all", "follow": True}, ["--follow", "--tail", "all"]),
+    ],
+)
+def test_logs(h, C, options, args):
+    assert h.run(tasks.logs, **options) == [[*C, "logs", *args]]
+
+
+def test_logs_tail_must_be_a_number(h):
+    assert "--tail" in h.fails(tasks.logs, tail="ten").message
+    assert not h.c.run.called
+
+
+# ---- manage, migrate, makemigrations ----
+
+
+def test_manage_with_a_quoted_string_runs_in_a_throwaway_container_when_web_is_down(h, C):
+    assert h.run(tasks.manage, args="check --deploy") == [run_in_web(C, "python", "manage.py", "check", "--deploy")]
+
+
+def test_manage_uses_the_running_web_container(h, C):
+    assert h.run(tasks.manage, WEB_RUNNING, args="check --deploy") == [
+        exec_in_web(C, "python", "manage.py", "check", "--deploy")
+    ]
+
+
+def test_manage_after_double_dash(h, C):
+    assert h.run(tasks.manage, remainder="check --deploy") == [run_in_web(C, "python", "manage.py", "check", "--deploy")]
+
+
+def test_manage_quoted_string_and_remainder_together(h, C):
+    assert h.run(tasks.manage, args="check", remainder="--deploy --fail-level WARNING") == [
+        run_in_web(C, "python", "manage.py", "check", "--deploy", "--fail-level", "WARNING")
+    ]
+
+
+def test_manage_hostile_words_stay_separate_arguments_and_nothing_runs(h, C, tmp_path):
+    marker = tmp_path / "pwned"
+    typed = f"check; touch {marker}; $(touch {marker}) `touch {marker}`"
+    words = ["check;", "touch", f"{marker};", "$(touch", f"{marker})", "`touch", f"{marker}`"]
+    assert h.run(tasks.manage, args=typed) == [run_in_web(C, "python", "manage.py", *words)]
+    (line,) = [call.args[0] for call in h.c.run.call_args_list if not call.kwargs.get("hide")]
+    # Let a real shell read the line c.run hands to one: every word comes back intact, and nothing runs.
+    out = subprocess.run(["sh", "-c", "printf '%s\\0' " + line], capture_output=True, text=True, check=True).stdout
+    assert out.split("\0")[:-1] == run_in_web(C, "python", "manage.py", *words)
+    assert not marker.exists()
+
+
+def test_manage_with_nothing_to_run_says_what_to_type(h):
+    error = h.fails(tasks.manage)
+    assert "inv manage" in error.message
+    assert not h.c.run.called
+
+
+def test_manage_with_unbalanced_quotes_runs_nothing(h):
+    assert "quotes" in h.fails(tasks.manage, args="shell -c 'print(1)").message
+    assert not h.c.run.called
+
+
+@pytest.mark.parametrize(
+    ("options", "remainder", "args"),
+    [
+        ({}, "", []),
+        ({"app": "", "migration": ""}, "", []),
+        ({"app": "guestbook"}, "", ["guestbook"]),
+        ({"app": "guestbook", "migration": "0001"}, "", ["guestbook", "0001"]),
+        ({"app": "guestbook", "migration": "zero"}, "--plan", ["guestbook", "zero", "--plan"]),
+        ({}, "--fake-initial --database default", ["--fake-initial", "--database", "default"]),
+    ],
+)
+def test_migrate(h, C, options, remainder, args):
+    assert h.run(tasks.migrate, remainder=remainder, **options) == [run_in_web(C, "python", "manage.py", "migrate", *args)]
+
+
+def as_you(root):
+    return ["--user", f"{os.getuid()}:{os.getgid()}", "--volume", f"{(root / 'site').resolve()}:/app"]
+
+
+@pytest.mark.parametrize(
+    ("options", "remainder", "args"),
+    [
+        ({}, "", []),
+        ({"app": "guestbook"}, "", ["guestbook"]),
+        ({"check": True}, "", ["--check"]),
+        ({"app": "guestbook", "name": "add_email"}, "--empty", ["guestbook", "--name", "add_email", "--empty"]),
+        ({"app": "guestbook", "check": True, "name": "x"}, "", ["guestbook", "--check", "--name", "x"]),
+    ],
+)
+def test_makemigrations_writes_files_as_you_into_the_project(h, C, settings, options, remainder, args):
+    # Always a throwaway container with the project mounted, even while web runs: exec would write as root.
+    assert h.run(tasks.makemigrations, WEB_RUNNING, remainder=remainder, **options) == [
+        [*C, "run", "--rm", "--no-deps", "-T", *as_you(settings.root), "web", "python", "manage.py", "makemigrations", *args]
+    ]
+
+
+# ---- shell, dbshell, createsuperuser, exec ----
+
+
+def test_shell_without_a_terminal(h, C):
+    assert h.run(tasks.shell) == [run_in_web(C, "python", "manage.py", "shell")]
+
+
+def test_shell_at_a_terminal_gets_a_pty(h, C, host):
+    host.set_tty(True)
+    assert h.run(tasks.shell, WEB_RUNNING) == [exec_in_web(C, "python", "manage.py", "shell", tty=True)]
+    assert h.kwargs_of([*C, "exec"])["pty"] is True
+
+
+def test_shell_command_runs_code_without_a_terminal_even_at_one(h, C, host):
+    host.set_tty(True)
+    code = "from guestbook.models import Entry; print(Entry.objects.count())"
+    assert h.run(tasks.shell, WEB_RUNNING, command=code) == [
+        exec_in_web(C, "python", "manage.py", "shell", "--command", code)
+    ]
+    assert h.kwargs_of([*C, "exec"])["pty"] is False
+
+
+def test_shell_bash(h, C):
+    assert h.run(tasks.shell, WEB_RUNNING, bash=True) == [exec_in_web(C, "bash")]
+
+
+def test_dbshell(h, C):
+    assert h.run(tasks.dbshell, WEB_RUNNING) == [exec_in_web(C, "python", "manage.py", "dbshell")]
+
+
+def test_createsuperuser_without_a_terminal_hands_the_variables_over_by_name(h, C, capsys):
+    h.env_lines += SUPERUSER
+    assert h.run(tasks.createsuperuser) == [
+        [
+            *C, "run", "--rm", "--no-deps", "-T",
+            "-e", "DJANGO_SUPERUSER_USERNAME", "-e", "DJANGO_SUPERUSER_EMAIL", "-e", "DJANGO_SUPERUSER_PASSWORD",
+            "web", "python", "manage.py", "createsuperuser", "--noinput",
+        ]
+    ]
+    # The value travels in the environment only: never on a command line, never on the screen.
+    assert h.kwargs_of([*C, "run"])["env"]["DJANGO_SUPERUSER_PASSWORD"] == "hunter2 two"
+    assert "hunter2" not in h.c.run.call_args.args[0]
+    assert "hunter2" not in capsys.readouterr().err
+
+
+def test_createsuperuser_username_and_email_from_the_command_line(h, C):
+    h.env_lines += ["DJANGO_SUPERUSER_PASSWORD=pw"]
+    assert h.run(tasks.createsuperuser, WEB_RUNNING, username="root", email="root@example.com") == [
+        [
+            *C, "exec", "-T", "-e", "DJANGO_SUPERUSER_PASSWORD",
+            "web", "python", "manage.py", "createsuperuser", "--username", "root", "--email", "root@example.com", "--noinput",
+        ]
+    ]
+
+
+def test_createsuperuser_without_a_terminal_names_what_is_missing(h):
+    error = h.fails(tasks.createsuperuser)
+    for name in ("DJANGO_SUPERUSER_USERNAME", "DJANGO_SUPERUSER_EMAIL", "DJANGO_SUPERUSER_PASSWORD"):
+        assert name in error.message
+    assert not h.c.run.called
+
+
+def test_createsuperuser_at_a_terminal_asks(h, C, host):
+    host.set_tty(True)
+    h.env_lines += SUPERUSER
+    assert h.run(tasks.createsuperuser) == [run_in_web(C, "python", "manage.py", "createsuperuser", tty=True)]
+
+
+def test_exec_a_quoted_command(h, C):
+    assert h.run(tasks.exec_, cmd="ls -la /app") == [exec_in_web(C, "ls", "-la", "/app")]
+
+
+def test_exec_after_double_dash(h, C):
+    assert h.run(tasks.exec_, remainder="sh -c 'echo $HOME'") == [exec_in_web(C, "sh", "-c", "echo $HOME")]
+
+
+def test_exec_in_another_service(h, C):
+    assert h.run(tasks.exec_, cmd="env", service="db") == [[*C, "exec", "-T", "db", "env"]]
+
+
+def test_exec_with_nothing_to_run_says_what_to_type(h):
+    assert "inv exec" in h.fails(tasks.exec_).message
+    assert not h.c.run.called
+
+
+def test_exec_task_is_called_exec():
+    assert tasks.exec_.name == "exec"
+
+
+# ---- test ----
+
+
+def run_test_task(h, monkeypatch, remainder="", **options):
+    """The host commands `inv test` runs, each with the directory it runs in."""
+    monkeypatch.chdir(h.tmp_path_factory.getbasetemp())  # somewhere else, restored afterwards
+    h.c = mock_context(remainder=remainder)
+    seen = []
+    # Where a command runs: Invoke's `cd` prefix if any, else the process's working directory.
+    h.c.run.side_effect = lambda command, **kwargs: seen.append((shlex.split(command), h.c.cwd or os.getcwd())) or DEFAULT
+    tasks.test(h.c, **options)
+    return seen
+
+
+@pytest.mark.parametrize(
+    ("options", "remainder", "args"),
+    [
+        ({}, "", []),
+        ({"quick": True}, "", ["-m", "not e2e"]),
+        ({"k": "settings and not slow"}, "", ["-k", "settings and not slow"]),
+        ({"quick": True, "k": "tasks"}, "-x --lf", ["-m", "not e2e", "-k", "tasks", "-x", "--lf"]),
+    ],
+)
+def test_test_runs_pytest_on_the_host_in_the_project(h, monkeypatch, options, remainder, args):
+    seen = run_test_task(h, monkeypatch, remainder=remainder, **options)
+    assert seen == [([sys.executable, "-m", "pytest", *args], str(REPO))]
+    assert h.roots == []
+
+
+def test_test_site_runs_the_django_tests_in_the_container(h, C, host):
+    host.set_tty(True)
+    assert h.run(tasks.test, site=True, remainder="guestbook --parallel 2") == [
+        run_in_web(C, "python", "manage.py", "test", "--noinput", "guestbook", "--parallel", "2")
+    ]
+
+
+def test_test_site_passes_k_to_django(h, C):
+    assert h.run(tasks.test, site=True, k="guestbook") == [
+        run_in_web(C, "python", "manage.py", "test", "--noinput", "-k", "guestbook")
+    ]
+
+
+def test_test_site_and_quick_contradict_each_other(h):
+    assert "--quick" in h.fails(tasks.test, site=True, quick=True).message
+    assert not h.c.run.called
+
+
+class _RecordingRunner:
+    """Stands in for Invoke's local runner: records the final shell line and the directory it would start in."""
+
+    runs: ClassVar[list[tuple[str, str]]] = []
+
+    def __init__(self, context):
+        pass
+
+    def run(self, command, **kwargs):
+        _RecordingRunner.runs.append((command, os.getcwd()))
+        return Result(command=command)
+
+
+@pytest.mark.parametrize("directory", ["django-site", "my projects", "django-site (1)", "o'brien", "a&b $HOME"])
+def test_test_runs_in_the_project_whatever_its_directory_is_called(tmp_path, monkeypatch, directory):
+    root = tmp_path / directory
+    root.mkdir()
+    monkeypatch.setattr(tasks, "ROOT", root)
+    monkeypatch.chdir(tmp_path)
+    _RecordingRunner.runs = []
+    tasks.test(Context(Config(overrides={"runners": {"local": _RecordingRunner}})), quick=True)
+    ((line, cwd),) = _RecordingRunner.runs
+    command = shlex.join([sys.executable, "-m", "pytest", "-m", "not e2e"])
+    assert line.endswith(command)
+    # Run whatever precedes the pytest command in a real shell, from where Invoke would start it: it must land in the project.
+    result = subprocess.run(["sh", "-c", line[: -len(command)] + "pwd"], capture_output=True, text=True, cwd=cwd, check=False)
+    assert (result.returncode, result.stdout.strip()) == (0, str(root)), result.stderr
