@@ -24,11 +24,15 @@ REPO = Path(__file__).resolve().parents[2]
 
 # Patterns for the quiet look-ups the tasks make (MockContext matches them with re.match).
 IMAGE_INSPECT = r"docker image inspect "
-RUNNING_SERVICES = r".* ps --services --filter status=running$"
+# The web container, only if it is running.
+RUNNING_WEB = r"docker ps --quiet --filter status=running .*label=com\.docker\.compose\.service=web "
 # The web container in any state, looked up by its Compose labels.
 CONTAINER_ID = r"docker ps --all --quiet .*label=com\.docker\.compose\.service=web "
 CONTAINER_STATE = r"docker inspect "
 VOLUME_LS = r"docker volume ls "
+# Answers to them: a web container that exists, and one that is running.
+WEB_UP = (CONTAINER_ID, Result("c0ffee\n"))
+WEB_RUNNING = (RUNNING_WEB, Result("c0ffee\n"))
 
 
 def write(root: Path, text: str, name: str = ".env") -> Path:

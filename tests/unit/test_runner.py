@@ -22,8 +22,10 @@ from .conftest import (
     CONTAINER_ID,
     CONTAINER_STATE,
     IMAGE_INSPECT,
-    RUNNING_SERVICES,
+    RUNNING_WEB,
     VOLUME_LS,
+    WEB_RUNNING,
+    WEB_UP,
     calls,
     mock_context,
     ran,
@@ -31,8 +33,6 @@ from .conftest import (
     write,
 )
 
-WEB_UP = (CONTAINER_ID, Result("c0ffee\n"))
-WEB_RUNNING = (RUNNING_SERVICES, Result("web\n"))
 
 
 def stack(settings, engine, *responses, dry=False) -> Stack:
@@ -128,9 +128,9 @@ def test_image_exists_only_when_inspect_prints_an_id(settings, engine, result, e
     assert stack(settings, engine, (IMAGE_INSPECT, result)).image_exists() is exists
 
 
-def test_running_services(settings, engine):
-    assert stack(settings, engine, (RUNNING_SERVICES, Result("db\nweb\n"))).running_services() == {"db", "web"}
-    assert stack(settings, engine, (RUNNING_SERVICES, Result("web\n", exited=1))).running_services() == set()
+def test_running_web_container_is_looked_up_by_label_and_status(settings, engine):
+    assert stack(settings, engine, WEB_RUNNING).container_id(running=True) == "c0ffee"
+    assert stack(settings, engine, (RUNNING_WEB, Result("", exited=1))).container_id(running=True) == ""
 
 
 @pytest.mark.parametrize(
@@ -265,7 +265,7 @@ def test_in_web_uses_exec_when_web_is_running(settings, engine, compose_prefix):
 
 
 def test_in_web_uses_a_throwaway_container_when_web_is_down(settings, engine, compose_prefix):
-    s = stack(settings, engine, (RUNNING_SERVICES, Result("db\n")))
+    s = stack(settings, engine, (RUNNING_WEB, Result("")))
     s.in_web(["python", "manage.py", "check"])
     assert shown(s.c) == [[*compose_prefix, "run", "--rm", "--no-deps", "-T", "web", "python", "manage.py", "check"]]
 

@@ -20,11 +20,11 @@ from stack.runner import Stack
 from stack.settings import load_settings
 
 from .conftest import (
-    CONTAINER_ID,
     CONTAINER_STATE,
     IMAGE_INSPECT,
     REPO,
-    RUNNING_SERVICES,
+    WEB_RUNNING,
+    WEB_UP,
     calls,
     free_port,
     make_project,
@@ -35,8 +35,6 @@ from .conftest import (
 )
 
 IMAGE_PRESENT = (IMAGE_INSPECT, Result("sha256:0123\n"))
-WEB_RUNNING = (RUNNING_SERVICES, Result("web\n"))
-WEB_UP = (CONTAINER_ID, Result("c0ffee\n"))
 HEALTHY = (CONTAINER_STATE, Result("running 0 healthy\n"))
 SUPERUSER = [
     "DJANGO_SUPERUSER_USERNAME=admin",
