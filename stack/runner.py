@@ -105,17 +105,22 @@ class Stack:
 
         `as_host_user` mounts the project over the image's copy and runs as you, so files
         the command writes (new migrations) land in your working tree owned by you, not root.
+        It is for commands that need the models, not the data.
         """
         if not as_host_user and self.container_id(WEB, running=True):
             return self.exec(command, env=env, interactive=interactive)
         tty = self._tty(interactive)
-        user, volumes = None, []
+        user, volumes, overrides = None, [], {}
         if as_host_user:
             volumes = [f"{self.settings.project_dir}:/app"]
             if hasattr(os, "getuid"):
                 user = f"{os.getuid()}:{os.getgid()}"
+            # The SQLite file on the volume belongs to the image's user, and SQLite cannot even
+            # read a WAL database it may not write; what runs as you gets a scratch one instead.
+            if self.settings.get("DATABASE_URL").startswith("sqlite:"):
+                overrides["DATABASE_URL"] = "sqlite:///:memory:"
         argv = run_args(self.settings, self.engine, command, tty=tty, env=env, user=user, volumes=volumes)
-        return self.run(argv, pty=tty)
+        return self.run(argv, pty=tty, env=overrides)
 
     def exec(
         self, command: Sequence[str], *, service: str = WEB, env: Iterable[str] = (), interactive: bool | None = None

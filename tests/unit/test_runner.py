@@ -307,6 +307,24 @@ def test_in_web_as_host_user_mounts_the_project_and_runs_as_you(settings, engine
     ]]
 
 
+def test_in_web_as_host_user_keeps_you_off_the_volumes_sqlite_file(settings, engine):
+    # The file belongs to the image's user; opening it as you would only produce warnings.
+    s = stack(settings, engine, WEB_RUNNING)
+    s.in_web(["python", "manage.py", "makemigrations"], as_host_user=True)
+    (_, kwargs), = calls(s.c)
+    assert kwargs["env"]["DATABASE_URL"] == "sqlite:///:memory:"
+    assert settings.environment["DATABASE_URL"] == "sqlite:////data/db.sqlite3"
+
+
+def test_in_web_as_host_user_leaves_a_database_server_alone(settings, engine):
+    server = "postgres://app:secret@db:5432/app"
+    settings = dataclasses.replace(settings, environment={**settings.environment, "DATABASE_URL": server})
+    s = stack(settings, engine, WEB_RUNNING)
+    s.in_web(["python", "manage.py", "makemigrations"], as_host_user=True)
+    (_, kwargs), = calls(s.c)
+    assert kwargs["env"]["DATABASE_URL"] == server
+
+
 def test_in_web_hands_variables_over_by_name(settings, engine, compose_prefix):
     s = stack(settings, engine, WEB_RUNNING)
     s.in_web(["env"], env=["DJANGO_SUPERUSER_PASSWORD"])
