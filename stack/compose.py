@@ -61,9 +61,7 @@ def exec_args(
 ) -> list[str]:
     """Run `command` in the service's running container; `-T` when there is no terminal to attach."""
     options = [] if tty else ["-T"]
-    for name in env:
-        options += ["-e", name]
-    return compose_args(settings, engine, "exec", *options, service, *command)
+    return compose_args(settings, engine, "exec", *options, *_by_name(env), service, *command)
 
 
 def run_args(
@@ -85,6 +83,9 @@ def run_args(
         options += ["--user", user]
     for volume in volumes:
         options += ["--volume", volume]
-    for name in env:
-        options += ["-e", name]
-    return compose_args(settings, engine, "run", *options, service, *command)
+    return compose_args(settings, engine, "run", *options, *_by_name(env), service, *command)
+
+
+def _by_name(env: Iterable[str]) -> list[str]:
+    """`-e NAME` without a value: Compose takes it from its environment, so no secret is on the command line."""
+    return [arg for name in env for arg in ("-e", name)]

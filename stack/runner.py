@@ -68,8 +68,8 @@ class Stack:
         echo: bool = True,
         env: dict[str, str] | None = None,
     ) -> Result:
-        if echo and self.settings.echo_commands and not self.dry:
-            print(f"+ {describe(argv)}", file=sys.stderr, flush=True)
+        if echo and self.settings.echo_commands:
+            echo_command(self.c, argv)
         environment = dict(self.settings.environment)
         environment.update(env or {})
         # A quiet look-up must not swallow input piped to the command that follows it.
@@ -144,13 +144,8 @@ class Stack:
         Asking docker rather than Compose: the same answer from both flavours (v2's `ps -q`
         hides stopped containers, v1's does not), and much faster than Compose v1 starts.
         """
-        labels = [
-            f"com.docker.compose.project={self.settings.project_name}",
-            f"com.docker.compose.service={service}",
-            "com.docker.compose.oneoff=False",
-        ]
         which = ["--quiet", "--filter", "status=running"] if running else ["--all", "--quiet"]
-        filters = [arg for label in labels for arg in ("--filter", f"label={label}")]
+        filters = self._project_filter(f"com.docker.compose.service={service}", "com.docker.compose.oneoff=False")
         result = self.docker("ps", *which, *filters, hide=True, warn=True, echo=False)
         lines = result.stdout.split() if result.ok else []
         return lines[0] if lines else ""
@@ -177,11 +172,13 @@ class Stack:
             raise StackError("nothing deleted: the answer did not match the project name")
 
     def volumes(self) -> list[str]:
-        result = self.docker(
-            "volume", "ls", "--quiet", "--filter", f"label=com.docker.compose.project={self.settings.project_name}",
-            hide=True, warn=True, echo=False,
-        )
+        result = self.docker("volume", "ls", "--quiet", *self._project_filter(), hide=True, warn=True, echo=False)
         return result.stdout.split() if result.ok else []
+
+    def _project_filter(self, *labels: str) -> list[str]:
+        """`--filter label=...` for this Compose project (and any further labels): works for both flavours."""
+        labels = (f"com.docker.compose.project={self.settings.project_name}", *labels)
+        return [arg for label in labels for arg in ("--filter", f"label={label}")]
 
     # ---- checks and waits ----
 
@@ -247,10 +244,15 @@ class Stack:
         print((result.stdout + result.stderr).rstrip(), file=sys.stderr, flush=True)
 
 
-def run_on_host(c: Context, argv: Sequence[str]) -> Result:
-    """A command on this machine (the test runner), echoed like the docker ones."""
+def echo_command(c: Context, argv: Sequence[str]) -> None:
+    """One line on stderr before a command runs; a dry run has Invoke print it instead."""
     if not c.config.run.dry:
         print(f"+ {describe(argv)}", file=sys.stderr, flush=True)
+
+
+def run_on_host(c: Context, argv: Sequence[str]) -> Result:
+    """A command on this machine (the test runner), echoed like the docker ones."""
+    echo_command(c, argv)
     return c.run(shlex.join(argv), pty=False)
 
 

@@ -9,7 +9,6 @@ import shutil
 import socket
 import subprocess
 import sys
-import time
 import urllib.error
 import urllib.request
 import uuid
@@ -123,39 +122,31 @@ class Project:
         return self.inv("shell", "-c", code).stdout.strip().splitlines()[-1]
 
     def container_id(self) -> str:
-        result = docker("ps", "-q", "--filter", f"label=com.docker.compose.project={self.name}",
-                        "--filter", "label=com.docker.compose.service=web")
-        ids = result.stdout.split()
+        ids = self._ids("ps", "-q", "--filter", "label=com.docker.compose.service=web")
         assert len(ids) == 1, f"expected one running web container, found {ids}"
         return ids[0]
 
     def inspect(self, container: str) -> dict:
         return json.loads(docker("inspect", container).stdout)[0]
 
+    def containers(self) -> list[str]:
+        return self._ids("ps", "-aq")
+
     def volumes(self) -> list[str]:
-        return docker("volume", "ls", "-q", "--filter", f"label=com.docker.compose.project={self.name}").stdout.split()
+        return self._ids("volume", "ls", "-q")
 
     def remove_everything(self) -> None:
         """Containers, volumes and networks of this project, found by Compose's labels: works whatever broke."""
-        label = f"label=com.docker.compose.project={self.name}"
-        containers = docker("ps", "-aq", "--filter", label, check=False).stdout.split()
-        if containers:
-            docker("rm", "-f", "-v", *containers, check=False)
-        volumes = docker("volume", "ls", "-q", "--filter", label, check=False).stdout.split()
-        if volumes:
-            docker("volume", "rm", "-f", *volumes, check=False)
-        networks = docker("network", "ls", "-q", "--filter", label, check=False).stdout.split()
-        if networks:
-            docker("network", "rm", *networks, check=False)
+        for listing, removal in ((("ps", "-aq"), ("rm", "-f", "-v")),
+                                 (("volume", "ls", "-q"), ("volume", "rm", "-f")),
+                                 (("network", "ls", "-q"), ("network", "rm"))):
+            ids = self._ids(*listing, check=False)
+            if ids:
+                docker(*removal, *ids, check=False)
 
-
-def wait_for(check, timeout: float = 30, interval: float = 0.2):
-    deadline = time.monotonic() + timeout
-    while True:
-        value = check()
-        if value or time.monotonic() >= deadline:
-            return value
-        time.sleep(interval)
+    def _ids(self, *listing: str, check: bool = True) -> list[str]:
+        """IDs a docker listing gives for this Compose project's label."""
+        return docker(*listing, "--filter", f"label=com.docker.compose.project={self.name}", check=check).stdout.split()
 
 
 def make_project(tmp_path_factory, label: str, image_name: str, compose: str = "") -> Project:

@@ -11,7 +11,6 @@ import socket
 import pytest
 from dotenv import dotenv_values
 
-from .harness import docker
 
 pytestmark = pytest.mark.e2e
 
@@ -19,15 +18,11 @@ pytestmark = pytest.mark.e2e
 ODD_SECRET = """'k3y with $HOME, ${USER}, #hash, "double" and spaces; long enough to be a real key.'"""
 
 
-def containers(project) -> list[str]:
-    return docker("ps", "-aq", "--filter", f"label=com.docker.compose.project={project.name}").stdout.split()
-
-
 def test_dry_run_prints_commands_and_starts_nothing(project):
     result = project.inv("--dry", "up")
     assert " up --detach" in result.stdout
     assert not (project.path / ".env").exists()
-    assert containers(project) == []
+    assert project.containers() == []
 
 
 def test_odd_env_values_mean_the_same_to_the_tasks_and_to_django(project):
@@ -88,4 +83,4 @@ def test_a_busy_port_is_named_before_anything_starts(project):
     last = result.stderr.strip().splitlines()[-1]
     assert last.startswith("error: port") and str(port) in last and "WEB_PORT" in last
     assert "Traceback" not in result.stderr
-    assert containers(project) == []
+    assert project.containers() == []
