@@ -20,11 +20,12 @@ def compose_args(settings: Settings, engine: Engine, *args: str) -> list[str]:
     and v2) must not get a second say. (v1 refuses /dev/null, hence a real file.)
     """
     root = settings.root
+    files = [arg for name in settings.compose_files for arg in ("--file", str(root / name))]
     return [
         *engine.compose,
         "--project-name", settings.project_name,
         "--project-directory", str(root),
-        "--file", str(root / "docker-compose.yml"),
+        *files,
         "--env-file", str(EMPTY_ENV_FILE),
         *args,
     ]

@@ -48,6 +48,8 @@ class Settings:
     wait_timeout: float
     project_dir: Path
     debug: bool
+    # Compose files, relative to root, in the order Compose merges them.
+    compose_files: tuple[str, ...] = ("docker-compose.yml",)
 
     @property
     def url(self) -> str:
