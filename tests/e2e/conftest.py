@@ -14,6 +14,25 @@ from .harness import RUN_ID, compose_flavours, docker, engine_problem, make_proj
 
 # Every engine test runs once per Compose flavour found here (v2 and/or v1).
 FLAVOURS = compose_flavours()
+# Figures the tests measured (rows, seconds, requests), printed together at the end of the run.
+FIGURES: list[str] = []
+
+
+@pytest.fixture
+def report(request):
+    """`report("rows before 12, after 12")`: a line for the figures section at the end of the output."""
+
+    def add(line: str) -> None:
+        FIGURES.append(f"{request.node.nodeid}: {line}")
+
+    return add
+
+
+def pytest_terminal_summary(terminalreporter):
+    if FIGURES:
+        terminalreporter.section("figures measured by the end-to-end tests")
+        for line in FIGURES:
+            terminalreporter.write_line(line)
 
 
 @pytest.fixture(scope="session")
