@@ -35,17 +35,19 @@ ENV PATH=/opt/venv/bin:$PATH \
 RUN apt-get update \
     && DEBIAN_FRONTEND=noninteractive apt-get install --yes --no-install-recommends sqlite3 \
     && rm -rf /var/lib/apt/lists/*
-# A fixed, unprivileged user whose home is writable (gunicorn keeps a control
-# socket there); /data is where the named volume with the database is mounted.
+# A fixed, unprivileged user. /data is where the named volume with the database is
+# mounted: setgid and group-writable, so development (run as you, in this group)
+# and production (run as app) can both write the database.
 RUN groupadd --system --gid "${APP_UID}" app \
     && useradd --system --uid "${APP_UID}" --gid app --home-dir /home/app --create-home --shell /usr/sbin/nologin app \
-    && install --directory --owner app --group app /data
+    && install --directory --owner app --group app --mode 2775 /data
 COPY --from=build /opt/venv /opt/venv
 COPY docker/entrypoint.py /usr/local/lib/django-docker/entrypoint.py
 WORKDIR /app
 COPY ${PROJECT_DIR}/ /app/
-# collectstatic needs settings, not a real key: this one only lives for this command.
-RUN SECRET_KEY=collectstatic-only python manage.py collectstatic --noinput --verbosity 0
+# collectstatic needs settings, not the real key: a random one lives for this command only.
+RUN SECRET_KEY="$(python -c 'import secrets; print(secrets.token_urlsafe(50))')" \
+    python manage.py collectstatic --noinput --verbosity 0
 USER app
 EXPOSE 8000
 HEALTHCHECK --interval=2s --timeout=3s --start-period=60s --retries=3 \

@@ -85,7 +85,7 @@ def logs(c, service=None, follow=False, tail=""):
 @task(positional=["args"], help={"args": 'manage.py arguments in one quoted string, e.g. "check --deploy" (or after --).'})
 def manage(c, args=None):
     """Run a manage.py command: inv manage "check --deploy", or inv manage -- check --deploy."""
-    words = split_arguments(args, c.remainder, task_name="manage")
+    words = split_arguments(args, remainder=c.remainder, task_name="manage")
     if not words:
         raise StackError('say which manage.py command to run, e.g. `inv manage showmigrations` or `inv manage -- help`')
     open_stack(c, ROOT).in_web(manage_command(words))
@@ -94,7 +94,7 @@ def manage(c, args=None):
 @task(positional=["app", "migration"], help={"app": "Only this app.", "migration": "Migrate the app to this migration ('zero': unapply all)."})
 def migrate(c, app=None, migration=None):
     """Apply migrations (inv up does it on every start). More options after --."""
-    words = split_arguments(c.remainder, task_name="migrate")
+    words = split_arguments(remainder=c.remainder, task_name="migrate")
     open_stack(c, ROOT).in_web(manage_command(["migrate", *filter(None, [app, migration]), *words]))
 
 
@@ -102,7 +102,7 @@ def migrate(c, app=None, migration=None):
 def makemigrations(c, app=None, check=False, name=""):
     """Create migrations for model changes, as files owned by you. More options after --."""
     args = ["makemigrations", *filter(None, [app]), *(["--check"] if check else []), *(["--name", name] if name else [])]
-    args += split_arguments(c.remainder, task_name="makemigrations")
+    args += split_arguments(remainder=c.remainder, task_name="makemigrations")
     open_stack(c, ROOT).in_web(manage_command(args), as_host_user=True)
 
 
@@ -140,7 +140,7 @@ def createsuperuser(c, username="", email=""):
 @task(name="exec", positional=["cmd"], help={"cmd": 'The command in one quoted string, e.g. "ls -la" (or after --).', "service": "The service to run it in (default: web)."})
 def exec_(c, cmd=None, service=WEB):
     """Run a command in a running container: inv exec "ls -la", or inv exec -- ls -la."""
-    words = split_arguments(cmd, c.remainder, task_name="exec")
+    words = split_arguments(cmd, remainder=c.remainder, task_name="exec")
     if not words:
         raise StackError('say what to run, e.g. `inv exec "ls -la"` or `inv exec -- env`')
     open_stack(c, ROOT).exec(words, service=service)
@@ -152,7 +152,7 @@ def exec_(c, cmd=None, service=WEB):
 @task(help={"site": "Run the Django site's own tests in the container instead.", "quick": "Skip the tests that need a Docker engine.", "k": "Only tests whose names match this expression (pytest's or Django's -k)."})
 def test(c, site=False, quick=False, k=""):
     """Run the test suite: unit, site, and end to end against Docker. pytest options after --."""
-    words = split_arguments(c.remainder, task_name="test")
+    words = split_arguments(remainder=c.remainder, task_name="test")
     selection = ["-k", k] if k else []
     if site:
         if quick:

@@ -2,8 +2,10 @@
 
 `serve` (the image's default command) waits for the database, applies migrations
 under a lock so that only one container runs them at a time, then replaces itself
-with gunicorn: the site never answers before its tables exist, and gunicorn is
-PID 1, so SIGTERM reaches it directly and a stop takes a moment, not ten seconds.
+with the server: gunicorn in production, runserver (reloading on every edit) with
+ENVIRONMENT=development. The site never answers before its tables exist, and the
+server is PID 1, so SIGTERM reaches it directly and a stop takes a moment, not
+ten seconds.
 
 Any other command (`python manage.py shell`, `bash`, ...) is executed as given.
 """
@@ -78,34 +80,73 @@ def migrate():
         call_command("migrate", interactive=False, verbosity=1)
 
 
+def share_database_directory():
+    """Keep the SQLite files writable by both modes.
+
+    Production runs as the image's user, development as the host user with the
+    image's group added: new files are group-writable (umask) and inherit the
+    group (setgid directory); files made before that get the group bits added by
+    whoever owns them.
+    """
+    os.umask(0o002)
+    from django.db import connection
+
+    name = str(connection.settings_dict["NAME"])
+    if connection.vendor != "sqlite" or name in ("", ":memory:") or not os.path.isdir(os.path.dirname(name)):
+        return
+    directory = os.path.dirname(name)
+    for path in [directory, *(os.path.join(directory, entry) for entry in os.listdir(directory))]:
+        status = os.stat(path)
+        if status.st_uid == os.getuid():
+            extra = 0o2070 if os.path.isdir(path) else 0o060
+            if status.st_mode & extra != extra:
+                os.chmod(path, status.st_mode | extra)
+
+
+def default_workers():
+    """gunicorn's rule of thumb, two per CPU plus one, capped so a big host does not run out of memory."""
+    cpus = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else (os.cpu_count() or 1)
+    return min(2 * cpus + 1, 12)
+
+
 def gunicorn_command():
     from django.conf import settings
 
     # WSGI_APPLICATION is "package.module.attribute"; gunicorn wants "package.module:attribute".
     module, _, attribute = settings.WSGI_APPLICATION.rpartition(".")
-    # gunicorn reads WEB_CONCURRENCY itself and fails on an empty value: always give it one.
-    os.environ["WEB_CONCURRENCY"] = os.environ.get("WEB_CONCURRENCY", "").strip() or "2"
+    workers = os.environ.get("WEB_CONCURRENCY", "").strip() or str(default_workers())
+    # gunicorn would also read WEB_CONCURRENCY itself, and fail on an empty one.
+    os.environ.pop("WEB_CONCURRENCY", None)
     return [
         "gunicorn",
         f"{module}:{attribute}",
         "--bind", f"0.0.0.0:{PORT}",
+        "--workers", workers,
         "--worker-class", "gthread",
         "--threads", os.environ.get("GUNICORN_THREADS") or "4",
         "--access-logfile", "-",
         "--error-logfile", "-",
         # Below Compose's stop_grace_period, so in-flight requests finish before a SIGKILL.
         "--graceful-timeout", os.environ.get("GUNICORN_GRACEFUL_TIMEOUT") or "8",
+        # Its default place is under $HOME, which the read-only root filesystem keeps unwritable.
+        "--no-control-socket",
     ]
+
+
+def runserver_command():
+    return ["python", "manage.py", "runserver", f"0.0.0.0:{PORT}"]
 
 
 def serve():
     setup_django()
     wait_for_database(DATABASE_WAIT_SECONDS)
+    share_database_directory()
     migrate()
     from django.db import connections
 
     connections.close_all()
-    command = gunicorn_command()
+    development = os.environ.get("ENVIRONMENT") == "development"
+    command = runserver_command() if development else gunicorn_command()
     log("starting " + " ".join(command))
     os.execvp(command[0], command)
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import re
 import shlex
+import sys
 from typing import Mapping, Sequence
 
 from .errors import StackError
@@ -16,15 +17,30 @@ def manage_command(args: Sequence[str]) -> list[str]:
     return ["python", "manage.py", *args]
 
 
-def split_arguments(*sources: str | None, task_name: str) -> list[str]:
-    """Words from a quoted string and/or what follows `--`, split as a shell would, but never run by one."""
+def split_arguments(*sources: str | None, remainder: str = "", task_name: str) -> list[str]:
+    """Words from quoted strings, split as a shell would but never run by one, then the words after `--`."""
     words: list[str] = []
-    for source in sources:
-        try:
+    try:
+        for source in sources:
             words += shlex.split(source or "")
-        except ValueError as exc:
-            raise StackError(f"cannot split the arguments of `inv {task_name}` ({exc}): check the quotes") from None
-    return words
+        return words + remainder_words(remainder)
+    except ValueError as exc:
+        raise StackError(f"cannot split the arguments of `inv {task_name}` ({exc}): check the quotes") from None
+
+
+def remainder_words(remainder: str, argv: Sequence[str] | None = None) -> list[str]:
+    """The words after `--`, as the shell handed them over.
+
+    Invoke joins them with spaces into `Context.remainder`, which loses the quoting of a
+    word with a space in it (`inv exec -- python -c "print('a b')"`). When the command
+    line at hand joins to that same string, its words are taken as they are.
+    """
+    argv = sys.argv if argv is None else argv
+    if "--" in argv:
+        words = list(argv[argv.index("--") + 1:])
+        if " ".join(words) == remainder:
+            return words
+    return shlex.split(remainder)
 
 
 def line_count(value: str, option: str) -> str:

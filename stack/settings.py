@@ -25,8 +25,12 @@ from .errors import StackError
 ENV_FILE = ".env"
 EXAMPLE_FILE = ".env.example"
 
+DEVELOPMENT, PRODUCTION = "development", "production"
+# Added to docker-compose.yml (which is production) in development mode.
+DEVELOPMENT_COMPOSE_FILE = "compose/development.yml"
+
 _TRUE = {"1", "true", "yes", "on"}
-_FALSE = {"0", "false", "no", "off", ""}
+_FALSE = {"0", "false", "no", "off"}
 _PROJECT_NAME = re.compile(r"^[a-z0-9][a-z0-9_-]*$")
 
 
@@ -47,9 +51,14 @@ class Settings:
     echo_commands: bool
     wait_timeout: float
     project_dir: Path
+    mode: str
     debug: bool
     # Compose files, relative to root, in the order Compose merges them.
     compose_files: tuple[str, ...] = ("docker-compose.yml",)
+
+    @property
+    def production(self) -> bool:
+        return self.mode == PRODUCTION
 
     @property
     def url(self) -> str:
@@ -107,6 +116,12 @@ class _Sources:
         return self.origin.get(name, "the defaults")
 
 
+# Yes/no settings the Django site reads.
+_DJANGO_SWITCHES = (
+    "HTTPS", "SECURE_SSL_REDIRECT", "SESSION_COOKIE_SECURE", "CSRF_COOKIE_SECURE",
+    "SECURE_HSTS_INCLUDE_SUBDOMAINS", "SECURE_HSTS_PRELOAD",
+)
+
 # Host settings that count even when no .env line names them (pip's own CA bundle variable).
 _HOST_ONLY = ("PIP_CERT",)
 
@@ -128,7 +143,7 @@ def load_settings(root: Path, environ: Mapping[str, str] | None = None) -> Setti
 
     def boolean(name: str, default: bool) -> bool:
         raw = values.get(name)
-        if raw is None:
+        if raw is None or not raw.strip():
             return default
         word = raw.strip().lower()
         if word in _TRUE:
@@ -179,7 +194,22 @@ def load_settings(root: Path, environ: Mapping[str, str] | None = None) -> Setti
         raise fail(ca_name, f"points at {ca_raw}, which is not a file; fix the path or unset it")
 
     web_bind = values.get("WEB_BIND", "").strip() or "127.0.0.1"
-    debug = boolean("DEBUG", False)
+    # Checked here so a typo stops `inv up` with its line, not the container later with a traceback.
+    for name in _DJANGO_SWITCHES:
+        boolean(name, False)
+    number("SECURE_HSTS_SECONDS", 0, 0, 10 * 365 * 24 * 3600)
+    number("WEB_CONCURRENCY", 0, 1, 64)
+    mode = values.get("ENVIRONMENT", "").strip().lower() or DEVELOPMENT
+    if mode not in (DEVELOPMENT, PRODUCTION):
+        raise fail("ENVIRONMENT", f"must be development or production, got {values['ENVIRONMENT']!r}")
+    debug = boolean("DEBUG", mode == DEVELOPMENT)
+    if mode == PRODUCTION:
+        if debug:
+            raise fail("DEBUG", "must be false with ENVIRONMENT=production: unset it, or set ENVIRONMENT=development")
+        problem = secret_key_problem(values.get("SECRET_KEY", ""))
+        if problem:
+            raise fail("SECRET_KEY", f"{problem}; production needs 50 or more random characters, e.g. from "
+                       "`python3 -c 'import secrets; print(secrets.token_urlsafe(50))'`")
     wait_timeout = number("WAIT_TIMEOUT", 120, 1, 3600)
 
     environment = dict(values)
@@ -189,7 +219,11 @@ def load_settings(root: Path, environ: Mapping[str, str] | None = None) -> Setti
         WEB_BIND=web_bind,
         WEB_PORT=str(number("WEB_PORT", 8000, 1, 65535)),
         DJANGO_PROJECT_DIR=project_dir_raw,
+        ENVIRONMENT=mode,
         DEBUG="true" if debug else "false",
+        # Development runs as you, so files it writes into your working tree are yours.
+        HOST_UID=str(os.getuid()) if hasattr(os, "getuid") else "10001",
+        HOST_GID=str(os.getgid()) if hasattr(os, "getgid") else "10001",
     )
     return Settings(
         root=root,
@@ -205,7 +239,9 @@ def load_settings(root: Path, environ: Mapping[str, str] | None = None) -> Setti
         echo_commands=boolean("ECHO_COMMANDS", True),
         wait_timeout=float(wait_timeout),
         project_dir=project_dir,
+        mode=mode,
         debug=debug,
+        compose_files=("docker-compose.yml", *([DEVELOPMENT_COMPOSE_FILE] if mode == DEVELOPMENT else [])),
     )
 
 
@@ -213,6 +249,17 @@ def _default_project_name(root: Path) -> str:
     """Compose's own default: the directory name, lowercased, reduced to the allowed characters."""
     name = re.sub(r"[^a-z0-9_-]", "", root.resolve().name.lower()).lstrip("_-")
     return name or "django"
+
+
+def secret_key_problem(key: str) -> str:
+    """What makes a SECRET_KEY unfit for production (Django's own deploy check), or ""."""
+    if not key:
+        return "is empty"
+    if key.startswith("django-insecure-"):
+        return "is a django-insecure- development key"
+    if len(key) < 50 or len(set(key)) < 5:
+        return f"is too weak ({len(key)} characters, {len(set(key))} different)"
+    return ""
 
 
 def new_secret_key() -> str:

@@ -6,7 +6,8 @@ straight from the apps, so that nothing has to be collected first.
 
 import os
 
-os.environ.setdefault("SECRET_KEY", "insecure-key-for-native-tests-only")
+# Long enough for production mode, which the settings assume when ENVIRONMENT is unset.
+os.environ.setdefault("SECRET_KEY", "native-tests-only-" + "k3y" * 16)
 
 from config.settings import *  # noqa: E402, F401, F403
 from config.settings import STORAGES  # noqa: E402

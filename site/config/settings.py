@@ -3,7 +3,7 @@ Django settings for the guestbook site.
 
 Everything that differs between a laptop and a deployment comes from
 environment variables, read in one block below. The defaults are safe:
-DEBUG is off, and without DEBUG a SECRET_KEY must be provided.
+without ENVIRONMENT=development, DEBUG is off and a real SECRET_KEY is required.
 
 For the full list of settings and their values, see
 https://docs.djangoproject.com/en/5.2/ref/settings/
@@ -48,18 +48,45 @@ def env_list(name, default=""):
     return [item.strip() for item in value.split(",") if item.strip()]
 
 
-DEBUG = env_bool("DEBUG", False)
+def env_int(name, default):
+    """Read a whole-number environment variable."""
+    value = os.environ.get(name, "").strip()
+    if not value:
+        return default
+    if not value.isdigit():
+        raise ImproperlyConfigured(f"{name} must be a whole number, got {value!r}.")
+    return int(value)
+
+
+# development: DEBUG on, a fixed key if none is given. production: DEBUG off
+# and a real SECRET_KEY, or the site refuses to start. Unset means production,
+# so a deployment that forgets the variable gets the safe behaviour.
+ENVIRONMENT = os.environ.get("ENVIRONMENT", "").strip().lower() or "production"
+if ENVIRONMENT not in ("development", "production"):
+    raise ImproperlyConfigured(
+        f"ENVIRONMENT must be development or production, got {ENVIRONMENT!r}."
+    )
+
+DEBUG = env_bool("DEBUG", ENVIRONMENT == "development")
+if DEBUG and ENVIRONMENT == "production":
+    raise ImproperlyConfigured(
+        "DEBUG=true is refused in production: it shows settings and code to "
+        "anyone who triggers an error. Unset DEBUG, or set ENVIRONMENT=development."
+    )
 
 SECRET_KEY = os.environ.get("SECRET_KEY", "")
-if not SECRET_KEY:
-    if not DEBUG:
+if ENVIRONMENT == "production":
+    # The same rules as `manage.py check --deploy`, enforced before serving.
+    if not SECRET_KEY or SECRET_KEY.startswith("django-insecure-") or (
+        len(SECRET_KEY) < 50 or len(set(SECRET_KEY)) < 5
+    ):
         raise ImproperlyConfigured(
-            "SECRET_KEY is not set: export SECRET_KEY with a long random value, "
-            "for example the output of "
-            "`python -c 'import secrets; print(secrets.token_urlsafe(50))'`, "
-            "or set DEBUG=true to use a development-only key."
+            "SECRET_KEY must be at least 50 random characters in production and "
+            "not a django-insecure- key: set one, for example the output of "
+            "`python -c 'import secrets; print(secrets.token_urlsafe(50))'`."
         )
-    # Fixed, so development sessions survive restarts; never used without DEBUG.
+elif not SECRET_KEY:
+    # Fixed, so development sessions survive restarts; refused in production.
     SECRET_KEY = "django-insecure-development-key-do-not-use-in-production"
 
 ALLOWED_HOSTS = env_list("ALLOWED_HOSTS", "localhost,127.0.0.1,[::1]")
@@ -69,6 +96,23 @@ CSRF_TRUSTED_ORIGINS = env_list("CSRF_TRUSTED_ORIGINS")
 DATABASE_URL = os.environ.get("DATABASE_URL") or f"sqlite:///{BASE_DIR / 'db.sqlite3'}"
 
 LOG_LEVEL = (os.environ.get("LOG_LEVEL") or "INFO").strip().upper()
+
+# HTTPS=true says the site is reached over HTTPS, with TLS ended by a proxy in
+# front of this container. That proxy must set X-Forwarded-Proto (and replace
+# any the client sent). The secure defaults below follow from it; each can be
+# set on its own. Over plain HTTP they must stay off: a browser never returns
+# a Secure cookie over HTTP, so logging in would fail.
+HTTPS = env_bool("HTTPS", False)
+if HTTPS:
+    SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https")
+SECURE_SSL_REDIRECT = env_bool("SECURE_SSL_REDIRECT", HTTPS)
+SESSION_COOKIE_SECURE = env_bool("SESSION_COOKIE_SECURE", HTTPS)
+CSRF_COOKIE_SECURE = env_bool("CSRF_COOKIE_SECURE", HTTPS)
+# Browsers remember HSTS for this long: start small (an hour), raise it to a
+# year once HTTPS works everywhere on the domain.
+SECURE_HSTS_SECONDS = env_int("SECURE_HSTS_SECONDS", 3600 if HTTPS else 0)
+SECURE_HSTS_INCLUDE_SUBDOMAINS = env_bool("SECURE_HSTS_INCLUDE_SUBDOMAINS", False)
+SECURE_HSTS_PRELOAD = env_bool("SECURE_HSTS_PRELOAD", False)
 
 
 # Application definition

@@ -4,6 +4,7 @@ Each test runs `inv` in a fresh copy of the repository; none needs a Docker engi
 """
 
 import os
+import shlex
 import shutil
 import subprocess
 import sys
@@ -96,3 +97,16 @@ def test_dry_run_prints_the_commands_and_writes_nothing(clone):
     assert result.returncode == 0, result.stderr
     assert " build " in result.stdout and " up --detach" in result.stdout
     assert not (clone / ".env").exists()
+
+
+def test_words_after_double_dash_reach_the_container_exactly_as_typed(clone):
+    code = "print('a b'); print(\"$HOME\")"
+    result = inv(clone, "--dry", "exec", "--", "python", "-c", code, "two  spaces")
+    assert result.returncode == 0, result.stderr
+    echoed = shlex.split(result.stdout.strip().splitlines()[-1].replace("\x1b[1;37m", "").replace("\x1b[0m", ""))
+    assert echoed[-4:] == ["python", "-c", code, "two  spaces"]
+
+
+def test_a_weak_secret_key_in_production_is_one_clear_line(clone):
+    result = inv(clone, "--dry", "up", ENVIRONMENT="production", SECRET_KEY="django-insecure-abc")
+    assert_one_line_error(result, "SECRET_KEY", "django-insecure-", "token_urlsafe")

@@ -10,7 +10,7 @@ import os
 
 import pytest
 
-from .harness import RUN_ID, compose_flavours, docker, engine_problem, make_project
+from .harness import RUN_ID, compose_flavours, docker, engine_problem, make_project, plant_secrets
 
 # Every engine test runs once per Compose flavour found here (v2 and/or v1).
 FLAVOURS = compose_flavours()
@@ -50,10 +50,17 @@ def image_name(engine) -> str:
 
 
 @pytest.fixture(scope="session")
-def built_image(engine, image_name, tmp_path_factory):
-    """`inv build` once for the run; every module's stack uses the image it made."""
+def build_project(engine, image_name, tmp_path_factory):
+    """The working copy the shared image is built from, with secrets where a careless build would pick them up."""
     project = make_project(tmp_path_factory, "build", image_name)
-    result = project.inv("build")
+    project.secrets = plant_secrets(project)
+    return project
+
+
+@pytest.fixture(scope="session")
+def built_image(build_project, image_name):
+    """`inv build` once for the run; every module's stack uses the image it made."""
+    result = build_project.inv("build")
     tag = f"{image_name}:e2e"
     assert docker("image", "inspect", tag, check=False).returncode == 0, result.stderr
     yield tag
@@ -69,9 +76,13 @@ def compose_flavour(request, engine) -> str:
 
 @pytest.fixture(scope="module")
 def project(built_image, image_name, compose_flavour, tmp_path_factory, request):
-    """A fresh working copy and Compose project for one test module, removed afterwards whatever happened."""
+    """A fresh working copy and Compose project for one test module, removed afterwards whatever happened.
+
+    A module's `PROJECT_ENV` (e.g. {"ENVIRONMENT": "production"}) is added to the environment `inv` runs in.
+    """
     label = request.module.__name__.rpartition(".")[2].replace("test_", "") + compose_flavour
     project = make_project(tmp_path_factory, label, image_name, FLAVOURS[compose_flavour])
+    project.env.update(getattr(request.module, "PROJECT_ENV", {}))
     project.image = built_image
     try:
         yield project

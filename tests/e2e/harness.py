@@ -149,6 +149,16 @@ class Project:
         return docker(*listing, "--filter", f"label=com.docker.compose.project={self.name}", check=check).stdout.split()
 
 
+def plant_secrets(project: Project) -> dict[str, str]:
+    """Write a .env with fresh secrets, and a stray copy inside the Django project, as a user might."""
+    secrets_ = {"SECRET_KEY": f"planted-key-{uuid.uuid4().hex}{uuid.uuid4().hex}",
+                "POSTGRES_PASSWORD": f"planted-password-{uuid.uuid4().hex}"}
+    text = (project.path / ".env.example").read_text() + "".join(f"{k}={v}\n" for k, v in secrets_.items())
+    (project.path / ".env").write_text(text)
+    (project.path / "site" / ".env").write_text(text)
+    return secrets_
+
+
 def make_project(tmp_path_factory, label: str, image_name: str, compose: str = "") -> Project:
     path = tmp_path_factory.mktemp(label) / "project"
     shutil.copytree(REPO, path, ignore=NOT_IN_A_CLONE, symlinks=True)

@@ -146,5 +146,6 @@ def compose_prefix(settings) -> list[str]:
         "--project-name", "proj",
         "--project-directory", str(settings.root),
         "--file", str(settings.root / "docker-compose.yml"),
+        "--file", str(settings.root / "compose" / "development.yml"),
         "--env-file", str(REPO / "stack" / "compose.env"),
     ]

@@ -16,18 +16,20 @@ def root(settings):
 
 
 @pytest.fixture
-def base(root):
-    return [
-        "docker", "compose",
-        "--project-name", "proj",
-        "--project-directory", str(root),
-        "--file", str(root / "docker-compose.yml"),
-        "--env-file", str(EMPTY_ENV_FILE),
-    ]
+def base(compose_prefix):
+    return compose_prefix
 
 
-def test_compose_pins_project_directory_file_and_an_empty_env_file(settings, engine, base):
+def test_compose_pins_project_directory_files_and_an_empty_env_file(settings, engine, base):
     assert compose_args(settings, engine, "ps") == [*base, "ps"]
+    assert base[-1] == str(EMPTY_ENV_FILE)
+
+
+def test_development_adds_its_compose_file_and_production_uses_the_base_file_alone(settings, engine, root):
+    files = lambda argv: [argv[i + 1] for i, arg in enumerate(argv) if arg == "--file"]  # noqa: E731
+    assert files(compose_args(settings, engine, "ps")) == [str(root / "docker-compose.yml"), str(root / "compose/development.yml")]
+    production = dataclasses.replace(settings, mode="production", compose_files=("docker-compose.yml",))
+    assert files(compose_args(production, engine, "ps")) == [str(root / "docker-compose.yml")]
 
 
 def test_the_env_file_given_to_compose_exists_and_sets_nothing():

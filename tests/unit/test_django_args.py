@@ -7,6 +7,7 @@ import pytest
 from stack.django import (
     line_count,
     manage_command,
+    remainder_words,
     split_arguments,
     superuser_variables,
 )
@@ -37,13 +38,25 @@ def test_split_arguments_never_gives_shell_syntax_a_meaning(typed, words):
 
 
 def test_split_arguments_joins_the_quoted_string_and_the_remainder():
-    assert split_arguments("migrate guestbook", "--plan --verbosity 2", task_name="manage") == [
+    assert split_arguments("migrate guestbook", remainder="--plan --verbosity 2", task_name="manage") == [
         "migrate", "guestbook", "--plan", "--verbosity", "2",
     ]
 
 
 def test_split_arguments_ignores_missing_sources():
     assert split_arguments(None, "", None, task_name="manage") == []
+
+
+def test_words_after_double_dash_come_from_the_command_line_as_typed():
+    words = ["python", "-c", "print('a b'); print(\"$HOME\")", "x  y"]
+    argv = ["inv", "--dry", "exec", "--", *words]
+    # What Invoke puts in Context.remainder: the words joined with spaces, quoting lost.
+    assert remainder_words(" ".join(words), argv) == words
+
+
+def test_a_remainder_that_is_not_this_command_lines_is_split_like_a_shell():
+    assert remainder_words("check --tag 'a b'", ["pytest", "-q"]) == ["check", "--tag", "a b"]
+    assert remainder_words("check --deploy", ["inv", "manage", "--", "other"]) == ["check", "--deploy"]
 
 
 @pytest.mark.parametrize("typed", ["check 'unbalanced", 'shell -c "oops', "trailing\\"])

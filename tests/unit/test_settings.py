@@ -37,7 +37,8 @@ def test_defaults_come_from_env_example(project_root):
     assert s.extra_ca_cert is None
     assert s.echo_commands is True
     assert s.wait_timeout == 120.0
-    assert s.debug is False
+    assert (s.mode, s.production, s.debug) == ("development", False, True)
+    assert s.compose_files == ("docker-compose.yml", "compose/development.yml")
     assert s.project_dir == (project_root / "site").resolve()
     assert s.environment["DATABASE_URL"] == "sqlite:////data/db.sqlite3"
     assert s.environment["DJANGO_SETTINGS_MODULE"] == "config.settings"
@@ -273,7 +274,7 @@ def test_values_arrive_unchanged_in_the_environment(project_root, line, name, ex
 
 @pytest.mark.parametrize(
     ("raw", "normalised"),
-    [("yes", "true"), ("1", "true"), ("On", "true"), (" TRUE ", "true"), ("no", "false"), ("0", "false"), ("", "false")],
+    [("yes", "true"), ("1", "true"), ("On", "true"), (" TRUE ", "true"), ("no", "false"), ("0", "false"), ("", "true")],
 )
 def test_debug_is_normalised_for_django(project_root, raw, normalised):
     write(project_root, f"DEBUG='{raw}'\n")
@@ -388,3 +389,80 @@ def test_example_without_secret_key_line_gets_one_appended(project_root, example
     assert len(secret_key_lines(text)) == 1
     assert text.endswith("\n")
     assert load_settings(project_root, {}).environment["SECRET_KEY"]
+
+
+# ---- modes ----
+
+GOOD_KEY = "k" + "3yZ_" * 15
+
+
+def production(root, extra: str = "") -> None:
+    write(root, f"ENVIRONMENT=production\nSECRET_KEY={GOOD_KEY}\n{extra}")
+
+
+def test_production_uses_the_base_compose_file_alone_and_turns_debug_off(project_root):
+    production(project_root)
+    s = load_settings(project_root, {})
+    assert (s.mode, s.production, s.debug) == ("production", True, False)
+    assert s.compose_files == ("docker-compose.yml",)
+    assert (s.environment["ENVIRONMENT"], s.environment["DEBUG"]) == ("production", "false")
+
+
+def test_development_runs_as_the_host_user(project_root):
+    s = load_settings(project_root, {})
+    assert (s.environment["HOST_UID"], s.environment["HOST_GID"]) == (str(os.getuid()), str(os.getgid()))
+
+
+def test_mode_is_case_insensitive_and_the_environment_wins(project_root):
+    write(project_root, "ENVIRONMENT=Development\n")
+    assert load_settings(project_root, {}).mode == "development"
+    assert load_settings(project_root, {"ENVIRONMENT": "production", "SECRET_KEY": GOOD_KEY}).production
+
+
+def test_an_unknown_mode_is_refused_with_its_line(project_root):
+    write(project_root, "ENVIRONMENT=staging\n")
+    message = fails(project_root).message
+    assert ".env line 1" in message and "ENVIRONMENT must be development or production" in message
+
+
+def test_production_refuses_debug(project_root):
+    production(project_root, "DEBUG=true\n")
+    message = fails(project_root).message
+    assert ".env line 3: DEBUG must be false with ENVIRONMENT=production" in message
+
+
+@pytest.mark.parametrize(
+    ("key", "problem"),
+    [
+        ("", "is empty"),
+        ("django-insecure-" + "x" * 50, "django-insecure-"),
+        ("short-but-random-Q9", "too weak (19 characters"),
+        ("ab" * 40, "too weak (80 characters, 2 different)"),
+    ],
+)
+def test_production_refuses_a_weak_secret_key_and_says_how_to_make_one(project_root, key, problem):
+    write(project_root, f"ENVIRONMENT=production\nSECRET_KEY='{key}'\n")
+    message = fails(project_root).message
+    assert message.startswith("error: .env line 2: SECRET_KEY ") and problem in message
+    assert "secrets.token_urlsafe(50)" in message
+    assert key not in message or not key
+
+
+def test_development_needs_no_secret_key(project_root):
+    write(project_root, "SECRET_KEY=\n")
+    assert load_settings(project_root, {}).mode == "development"
+
+
+def test_a_generated_env_is_fit_for_production(project_root):
+    create_env_file(project_root)
+    assert load_settings(project_root, {"ENVIRONMENT": "production"}).production
+
+
+@pytest.mark.parametrize(
+    "line",
+    ["HTTPS=maybe", "SESSION_COOKIE_SECURE=2", "SECURE_HSTS_PRELOAD=si", "SECURE_HSTS_SECONDS=1y", "WEB_CONCURRENCY=0"],
+)
+def test_django_security_and_worker_settings_are_checked_before_anything_starts(project_root, line):
+    write(project_root, line + "\n")
+    name = line.partition("=")[0]
+    assert f".env line 1: {name} must be" in fails(project_root).message

@@ -1,0 +1,63 @@
+"""The settings' rules for the two modes, checked by importing them as a container would."""
+
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+from django.test import SimpleTestCase
+
+PROJECT_DIR = Path(__file__).resolve().parent.parent
+GOOD_KEY = "a-real-key-" + "x7Yq" * 12
+
+
+def import_settings(**variables):
+    """Import config.settings in a fresh interpreter with only these variables set; return the process."""
+    code = (
+        "import json, config.settings as s; "
+        "print(json.dumps([s.ENVIRONMENT, s.DEBUG, s.SECRET_KEY, s.SESSION_COOKIE_SECURE, "
+        "s.CSRF_COOKIE_SECURE, s.SECURE_SSL_REDIRECT, s.SECURE_HSTS_SECONDS, "
+        "getattr(s, 'SECURE_PROXY_SSL_HEADER', None)]))"
+    )
+    environment = {"PATH": os.environ.get("PATH", ""), **variables}
+    return subprocess.run(
+        [sys.executable, "-c", code], cwd=PROJECT_DIR, env=environment, capture_output=True, text=True
+    )
+
+
+class ModeTests(SimpleTestCase):
+    def assertRefused(self, process, words):
+        self.assertNotEqual(process.returncode, 0)
+        self.assertIn("ImproperlyConfigured", process.stderr)
+        self.assertIn(words, process.stderr)
+
+    def test_unset_environment_means_production(self):
+        process = import_settings(SECRET_KEY=GOOD_KEY)
+        self.assertEqual(process.returncode, 0, process.stderr)
+        self.assertIn('["production", false', process.stdout)
+
+    def test_development_turns_debug_on_and_has_a_key_of_its_own(self):
+        process = import_settings(ENVIRONMENT="development")
+        self.assertEqual(process.returncode, 0, process.stderr)
+        self.assertIn('["development", true, "django-insecure-', process.stdout)
+
+    def test_production_refuses_debug(self):
+        self.assertRefused(import_settings(ENVIRONMENT="production", DEBUG="true", SECRET_KEY=GOOD_KEY), "DEBUG=true")
+
+    def test_production_refuses_a_missing_short_or_insecure_key(self):
+        for key in ["", "short-key", "django-insecure-" + "x7Yq" * 12, "a" * 60]:
+            with self.subTest(key=key):
+                self.assertRefused(import_settings(ENVIRONMENT="production", SECRET_KEY=key), "SECRET_KEY")
+
+    def test_an_unknown_mode_is_refused(self):
+        self.assertRefused(import_settings(ENVIRONMENT="staging"), "ENVIRONMENT")
+
+    def test_https_turns_on_secure_cookies_redirect_hsts_and_the_proxy_header(self):
+        process = import_settings(SECRET_KEY=GOOD_KEY, HTTPS="true")
+        self.assertEqual(process.returncode, 0, process.stderr)
+        self.assertIn('true, true, true, 3600, ["HTTP_X_FORWARDED_PROTO", "https"]]', process.stdout)
+
+    def test_plain_http_keeps_cookies_usable_and_each_setting_can_be_set_alone(self):
+        process = import_settings(SECRET_KEY=GOOD_KEY, SECURE_HSTS_SECONDS="60", CSRF_COOKIE_SECURE="yes")
+        self.assertEqual(process.returncode, 0, process.stderr)
+        self.assertIn('false, true, false, 60, null]', process.stdout)
