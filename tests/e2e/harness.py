@@ -14,6 +14,8 @@ import urllib.request
 import uuid
 from pathlib import Path
 
+import pytest
+
 REPO = Path(__file__).resolve().parents[2]
 DOCKER = shlex.split(os.environ.get("DOCKER", "docker")) or ["docker"]
 RUN_ID = uuid.uuid4().hex[:8]
@@ -45,6 +47,13 @@ def engine_problem() -> str | None:
         lines = result.stderr.strip().splitlines() or ["no output"]
         return f"the Docker daemon does not answer ({lines[-1]})"
     return None
+
+
+def skip_or_fail(needs: str, problem: str) -> None:
+    """Skip a test whose tool is missing, but fail under REQUIRE_DOCKER=1 (CI), where nothing may be skipped."""
+    if os.environ.get("REQUIRE_DOCKER") == "1":
+        pytest.fail(f"REQUIRE_DOCKER=1, but {problem}", pytrace=False)
+    pytest.skip(f"needs {needs}: {problem} (REQUIRE_DOCKER=1 turns this skip into a failure)")
 
 
 def compose_flavours() -> dict[str, str]:
