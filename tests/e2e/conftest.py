@@ -74,7 +74,7 @@ def project(built_image, image_name, compose_flavour, tmp_path_factory, request)
 
 @pytest.fixture(scope="module")
 def production_project(built_image, image_name, tmp_path_factory, request):
-    """A working copy in production mode for one test module, on the first Compose flavour only.
+    """A stack up in production mode for one test module, on the first Compose flavour only.
 
     For the modules that measure the running site rather than the tasks: one flavour
     is enough, and a second would double a long run.
@@ -83,6 +83,10 @@ def production_project(built_image, image_name, tmp_path_factory, request):
         pytest.fail("neither `docker compose` nor `docker-compose` works on this machine", pytrace=False)
     with working_copy(request, tmp_path_factory, image_name, built_image, next(iter(FLAVOURS))) as project:
         project.env["ENVIRONMENT"] = "production"
+        project.inv("up")
+        # Django's debug 404 page names the setting; a production one does not.
+        status, body = project.get("/no-such-page")
+        assert status == 404 and "DEBUG = True" not in body, "the site must run with DEBUG off"
         yield project
 
 

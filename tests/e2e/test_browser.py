@@ -35,7 +35,6 @@ return Array.from(document.querySelectorAll('link[rel=stylesheet]')).map(functio
 
 @pytest.fixture(scope="module")
 def site(production_project):
-    production_project.inv("up")
     production_project.inv("createsuperuser", env={
         "DJANGO_SUPERUSER_USERNAME": USERNAME,
         "DJANGO_SUPERUSER_EMAIL": "admin@example.com",

