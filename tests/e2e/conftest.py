@@ -6,11 +6,11 @@ data; all of it is removed afterwards, also when a test fails. The image is buil
 once per run (by `inv build`, which is itself under test) and shared.
 """
 
-import os
+import contextlib
 
 import pytest
 
-from .harness import RUN_ID, compose_flavours, docker, engine_problem, make_project, plant_secrets
+from .harness import RUN_ID, compose_flavours, docker, engine_problem, make_project, plant_secrets, skip_or_fail
 
 # Every engine test runs once per Compose flavour found here (v2 and/or v1).
 FLAVOURS = compose_flavours()
@@ -39,9 +39,7 @@ def pytest_terminal_summary(terminalreporter):
 def engine() -> None:
     problem = engine_problem()
     if problem:
-        if os.environ.get("REQUIRE_DOCKER") == "1":
-            pytest.fail(f"REQUIRE_DOCKER=1, but {problem}", pytrace=False)
-        pytest.skip(f"needs a Docker engine: {problem} (REQUIRE_DOCKER=1 turns this skip into a failure)")
+        skip_or_fail("a Docker engine", problem)
 
 
 @pytest.fixture(scope="session")
@@ -80,9 +78,33 @@ def project(built_image, image_name, compose_flavour, tmp_path_factory, request)
 
     A module's `PROJECT_ENV` (e.g. {"ENVIRONMENT": "production"}) is added to the environment `inv` runs in.
     """
-    label = request.module.__name__.rpartition(".")[2].replace("test_", "") + compose_flavour
-    project = make_project(tmp_path_factory, label, image_name, FLAVOURS[compose_flavour])
-    project.env.update(getattr(request.module, "PROJECT_ENV", {}))
+    with working_copy(request, tmp_path_factory, image_name, built_image, compose_flavour) as project:
+        project.env.update(getattr(request.module, "PROJECT_ENV", {}))
+        yield project
+
+
+@pytest.fixture(scope="module")
+def production_project(built_image, image_name, tmp_path_factory, request):
+    """A stack up in production mode for one test module, on the first Compose flavour only.
+
+    For the modules that measure the running site rather than the tasks: one flavour
+    is enough, and a second would double a long run.
+    """
+    if not FLAVOURS:
+        pytest.fail("neither `docker compose` nor `docker-compose` works on this machine", pytrace=False)
+    with working_copy(request, tmp_path_factory, image_name, built_image, next(iter(FLAVOURS))) as project:
+        project.env["ENVIRONMENT"] = "production"
+        project.inv("up")
+        # Django's debug 404 page names the setting; a production one does not.
+        status, body = project.get("/no-such-page")
+        assert status == 404 and "DEBUG = True" not in body, "the site must run with DEBUG off"
+        yield project
+
+
+@contextlib.contextmanager
+def working_copy(request, tmp_path_factory, image_name: str, built_image: str, flavour: str):
+    label = request.module.__name__.rpartition(".")[2].replace("test_", "") + flavour
+    project = make_project(tmp_path_factory, label, image_name, FLAVOURS[flavour])
     project.image = built_image
     try:
         yield project

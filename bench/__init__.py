@@ -1,0 +1,1 @@
+"""Measuring the site under load: `load.py` drives wrk and returns its figures."""
