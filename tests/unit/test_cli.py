@@ -21,6 +21,7 @@ from .conftest import REPO
 TASK_NAMES = {
     "build", "up", "down", "restart", "ps", "logs", "manage", "migrate",
     "makemigrations", "shell", "dbshell", "createsuperuser", "exec", "test",
+    "db.backup", "db.restore", "db.list", "db.counts",
 }
 _fresh = itertools.count()
 

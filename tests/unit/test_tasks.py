@@ -155,6 +155,19 @@ def test_up_build_rebuilds_without_even_asking_for_the_image(h, C, BUILD):
     assert not ran(h.c, "image", "inspect")
 
 
+def test_up_scale_runs_n_web_containers_on_a_range_of_ports(h, C):
+    port = h.base.web_port
+    commands = h.run(tasks.up, IMAGE_PRESENT, WEB_UP, HEALTHY, scale=3)
+    assert commands == [[*C, *UP, "--scale", "web=3"]]
+    assert h.kwargs_of([*C, *UP])["env"]["WEB_PORT"] == f"{port}-{port + 2}"
+
+
+@pytest.mark.parametrize("scale, message", [(0, "1 or more"), (70000, "lower WEB_PORT")])
+def test_up_scale_out_of_range_starts_nothing(h, scale, message):
+    assert message in h.fails(tasks.up, IMAGE_PRESENT, scale=scale).message
+    assert not ran(h.c, "up")
+
+
 def test_up_no_wait_does_not_wait(h, C, capsys):
     assert h.run(tasks.up, IMAGE_PRESENT, wait=False) == [[*C, *UP]]
     assert not ran(h.c, "docker", "inspect")
