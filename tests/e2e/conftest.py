@@ -10,7 +10,7 @@ import os
 
 import pytest
 
-from .harness import RUN_ID, compose_flavours, docker, engine_problem, make_project
+from .harness import RUN_ID, compose_flavours, docker, engine_problem, make_project, postgres_image_problem
 
 # Every engine test runs once per Compose flavour found here (v2 and/or v1).
 FLAVOURS = compose_flavours()
@@ -37,11 +37,23 @@ def pytest_terminal_summary(terminalreporter):
 
 @pytest.fixture(scope="session")
 def engine() -> None:
-    problem = engine_problem()
+    require(engine_problem(), "a Docker engine")
+
+
+def require(problem: str | None, what: str) -> None:
+    """Skip for a missing prerequisite, or fail when REQUIRE_DOCKER=1 says the engine tests must run."""
     if problem:
         if os.environ.get("REQUIRE_DOCKER") == "1":
             pytest.fail(f"REQUIRE_DOCKER=1, but {problem}", pytrace=False)
-        pytest.skip(f"needs a Docker engine: {problem} (REQUIRE_DOCKER=1 turns this skip into a failure)")
+        pytest.skip(f"needs {what}: {problem} (REQUIRE_DOCKER=1 turns this skip into a failure)")
+
+
+@pytest.fixture(scope="session")
+def postgres_image(engine) -> str:
+    """POSTGRES_IMAGE from the environment (the official image by default), present or pulled."""
+    image = os.environ.get("POSTGRES_IMAGE") or "postgres:17"
+    require(postgres_image_problem(image), "a PostgreSQL image")
+    return image
 
 
 @pytest.fixture(scope="session")

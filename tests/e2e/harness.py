@@ -27,6 +27,7 @@ DEVELOPER_VARIABLES = (
     "ALLOWED_HOSTS", "CSRF_TRUSTED_ORIGINS", "DATABASE_URL", "DJANGO_SETTINGS_MODULE", "DJANGO_PROJECT_DIR",
     "WAIT_TIMEOUT", "ECHO_COMMANDS", "DJANGO_SUPERUSER_USERNAME", "DJANGO_SUPERUSER_EMAIL",
     "DJANGO_SUPERUSER_PASSWORD", "COMPOSE", "COMPOSE_FILE", "COMPOSE_PROFILES", "DOCKER_HOST",
+    "DATABASE", "POSTGRES_USER", "POSTGRES_PASSWORD", "POSTGRES_DB",
 )
 
 
@@ -153,3 +154,17 @@ def make_project(tmp_path_factory, label: str, image_name: str, compose: str = "
     path = tmp_path_factory.mktemp(label) / "project"
     shutil.copytree(REPO, path, ignore=NOT_IN_A_CLONE, symlinks=True)
     return Project(path, f"e2e{RUN_ID}{label}", free_port(), image_name, compose)
+
+
+def postgres_image_problem(image: str) -> str | None:
+    """Why the PostgreSQL image cannot be used here (not present and not pullable), or None."""
+    if docker("image", "inspect", image, check=False).returncode == 0:
+        return None
+    try:
+        pulled = docker("pull", "--quiet", image, check=False, timeout=300)
+    except subprocess.TimeoutExpired:
+        return f"the PostgreSQL image {image} is not here and pulling it took over 300 s"
+    if pulled.returncode != 0:
+        lines = pulled.stderr.strip().splitlines() or ["no output"]
+        return f"the PostgreSQL image {image} is not here and cannot be pulled ({lines[-1]}); set POSTGRES_IMAGE"
+    return None
