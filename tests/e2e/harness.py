@@ -19,7 +19,8 @@ DOCKER = shlex.split(os.environ.get("DOCKER", "docker")) or ["docker"]
 RUN_ID = uuid.uuid4().hex[:8]
 # What a fresh clone would not carry along.
 NOT_IN_A_CLONE = shutil.ignore_patterns(
-    ".git", ".env", "__pycache__", ".pytest_cache", "test-output", "staticfiles", "*.sqlite3*", ".venv", "venv"
+    ".git", ".env", "__pycache__", ".pytest_cache", "test-output", "staticfiles", "*.sqlite3*", ".venv", "venv",
+    "backups",
 )
 # Names a developer's shell may set that would change what a fresh clone does.
 DEVELOPER_VARIABLES = (

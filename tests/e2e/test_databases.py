@@ -160,6 +160,27 @@ def test_a_write_acknowledged_before_the_database_is_killed_is_there_after_it_re
     assert not missing and after == before
 
 
+def test_a_web_container_that_outwaits_the_database_gives_up_with_one_line_and_is_retried(stack, report):
+    if stack.database != "postgres":
+        pytest.skip("SQLite has no database container")
+    stack.inv("up", env={"DATABASE_WAIT_SECONDS": "3"})
+    db, web = service_container(stack, "db"), service_container(stack, "web")
+    docker("stop", db)
+    docker("restart", web)
+    message = "entrypoint: the database did not answer within 3s"
+    deadline = time.monotonic() + 60
+    while message not in docker("logs", "--tail", "20", web).stderr and time.monotonic() < deadline:
+        time.sleep(0.5)
+    assert message in docker("logs", "--tail", "20", web).stderr
+    started = time.monotonic()
+    docker("start", db)
+    seconds = seconds_until_healthy(stack, started)
+    report(f"postgres db away past the web container's wait: /healthz 200 {seconds:.1f} s after the db started, "
+           f"web restarts {stack.inspect(web)['RestartCount']}")
+    assert seconds < RECOVERY_SECONDS
+    stack.inv("up")
+
+
 def test_backup_then_new_empty_volumes_then_restore_gives_the_same_rows(stack, report):
     sign(stack, "backup", 5)
     before = row_counts(stack)
