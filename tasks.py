@@ -38,9 +38,9 @@ def build(c, no_cache=False, pull=False):
 @task(help={
     "build": "Rebuild the image first, even if it exists.",
     "wait": "Wait until the site is healthy (--no-wait: don't).",
-    "scale": "Run N web containers, published on WEB_PORT to WEB_PORT+N-1.",
+    "scale": "Run N web containers (N or web=N), published on WEB_PORT to WEB_PORT+N-1.",
 })
-def up(c, build=False, wait=True, scale=1):
+def up(c, build=False, wait=True, scale="1"):
     """Start the site in the background, migrated, and print its URL."""
     s = open_stack(c, ROOT)
     if build or not s.image_exists():

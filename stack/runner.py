@@ -87,19 +87,18 @@ class Stack:
     def docker(self, *args: str, **options) -> Result:
         return self.run([*self.engine.docker, *args], **options)
 
-    def up(self, scale: int = 1) -> Result:
-        """`compose up` in the background; N web containers get N ports from WEB_PORT on."""
-        if scale < 1:
-            raise StackError(f"--scale takes a number of web containers, 1 or more; got {scale}")
-        if scale == 1:
+    def up(self, scale: str = "1") -> Result:
+        """`compose up` in the background; N web containers (`--scale N` or `web=N`) get N ports from WEB_PORT on."""
+        count = _web_scale(scale)
+        if count == 1:
             return self.compose("up", "--detach", "--no-build", "--remove-orphans")
         port = self.settings.web_port
-        if port + scale - 1 > 65535:
-            raise StackError(f"--scale {scale} needs ports {port} to {port + scale - 1}: lower WEB_PORT in .env")
+        if port + count - 1 > 65535:
+            raise StackError(f"--scale {count} needs ports {port} to {port + count - 1}: lower WEB_PORT in .env")
         # Docker gives each replica a free port of the range, so they never clash.
         return self.compose(
-            "up", "--detach", "--no-build", "--remove-orphans", "--scale", f"{WEB}={scale}",
-            env={"WEB_PORT": f"{port}-{port + scale - 1}"},
+            "up", "--detach", "--no-build", "--remove-orphans", "--scale", f"{WEB}={count}",
+            env={"WEB_PORT": f"{port}-{port + count - 1}"},
         )
 
     def build(self, *, no_cache: bool = False, pull: bool = False) -> None:
@@ -275,6 +274,14 @@ class Stack:
         # Diagnostics, like the error line that follows them: stderr, so stdout stays clean for scripts.
         print(f"--- last {lines} log lines of {service} ---", file=sys.stderr)
         print((result.stdout + result.stderr).rstrip(), file=sys.stderr, flush=True)
+
+
+def _web_scale(value: str) -> int:
+    """`3` or `web=3` (Compose's own spelling): how many web containers; only web is ever scaled."""
+    match = re.fullmatch(rf"(?:{WEB}=)?([0-9]{{1,3}})", str(value).strip())
+    if not match or int(match.group(1)) < 1:
+        raise StackError(f"--scale takes a number of web containers, 1 or more (e.g. --scale 3); got {value!r}")
+    return int(match.group(1))
 
 
 def echo_command(c: Context, argv: Sequence[str], suffix: str = "") -> None:

@@ -155,15 +155,19 @@ def test_up_build_rebuilds_without_even_asking_for_the_image(h, C, BUILD):
     assert not ran(h.c, "image", "inspect")
 
 
-def test_up_scale_runs_n_web_containers_on_a_range_of_ports(h, C):
+@pytest.mark.parametrize("scale", ["3", "web=3"])
+def test_up_scale_runs_n_web_containers_on_a_range_of_ports(h, C, scale):
     port = h.base.web_port
-    commands = h.run(tasks.up, IMAGE_PRESENT, WEB_UP, HEALTHY, scale=3)
+    commands = h.run(tasks.up, IMAGE_PRESENT, WEB_UP, HEALTHY, scale=scale)
     assert commands == [[*C, *UP, "--scale", "web=3"]]
     assert h.kwargs_of([*C, *UP])["env"]["WEB_PORT"] == f"{port}-{port + 2}"
 
 
-@pytest.mark.parametrize("scale, message", [(0, "1 or more"), (70000, "lower WEB_PORT")])
+@pytest.mark.parametrize("scale, message", [
+    ("0", "1 or more"), ("db=2", "1 or more"), ("three", "1 or more"), ("10", "lower WEB_PORT"),
+])
 def test_up_scale_out_of_range_starts_nothing(h, scale, message):
+    h.env_lines = ["WEB_PORT=65530"]
     assert message in h.fails(tasks.up, IMAGE_PRESENT, scale=scale).message
     assert not ran(h.c, "up")
 
