@@ -22,17 +22,19 @@ RECOVERY_SECONDS = 30
 
 
 @pytest.fixture(scope="module", params=["sqlite", "postgres"])
-def stack(request, built_image, image_name, tmp_path_factory):
+def stack(request, engine, image_name, tmp_path_factory):
     """A fresh clone with DATABASE=sqlite or postgres, on the first Compose flavour; removed afterwards."""
     database = request.param
     if not FLAVOURS:
         pytest.fail("neither `docker compose` nor `docker-compose` works on this machine", pytrace=False)
+    # The PostgreSQL image first: without it there is no point building the site's.
+    postgres_image = request.getfixturevalue("postgres_image") if database == "postgres" else ""
     flavour = next(iter(FLAVOURS))
     project = make_project(tmp_path_factory, f"data{database}", image_name, FLAVOURS[flavour])
-    project.image = built_image
+    project.image = request.getfixturevalue("built_image")
     project.env["DATABASE"] = database
-    if database == "postgres":
-        project.env["POSTGRES_IMAGE"] = request.getfixturevalue("postgres_image")
+    if postgres_image:
+        project.env["POSTGRES_IMAGE"] = postgres_image
     project.database = database
     try:
         yield project
