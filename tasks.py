@@ -194,7 +194,7 @@ def restore(c, file=None, yes=False):
     if not file:
         raise StackError("say which backup to restore, e.g. `inv db.restore backups/NAME`; `inv db.list` shows them")
     s = open_stack(c, ROOT)
-    path = Path(file)
+    path = backups.backup_file(s, file)
     backups.check_backup_file(path, s.settings.database)
     backups.confirm_restore(s, path, yes)
     backups.restore(s, path)

@@ -42,6 +42,13 @@ def backup_dir(stack: Stack) -> Path:
     return stack.settings.root / BACKUP_DIR
 
 
+def backup_file(stack: Stack, name: str) -> Path:
+    """The file a user named: relative to where they are, or else to the project (as `db.list` prints it)."""
+    path = Path(name)
+    in_project = stack.settings.root / path
+    return in_project if not path.exists() and in_project.exists() else path
+
+
 def engine_of(path: Path) -> str:
     """The engine whose backup this is, by its first bytes; "" when neither."""
     with open(path, "rb") as handle:
@@ -140,7 +147,8 @@ def backup(stack: Stack) -> Path:
         path = folder / f"{stack.settings.project_name}-{stamp}-{number}{SUFFIX[database]}"
     partial = folder / f".{path.name}.part"
     if not stack.dry:
-        folder.mkdir(exist_ok=True)
+        # Backups hold everything the database does, password hashes included: yours alone to read.
+        folder.mkdir(mode=0o700, exist_ok=True)
     if database == "postgres":
         result = stack.exec(postgres_client(stack, "pg_dump", "--format=custom"), service=DB,
                             interactive=False, stdout_to=partial, warn=True)

@@ -176,6 +176,21 @@ def test_restore_of_sqlite_streams_the_file_into_the_web_container(p, tmp_path):
     assert commands == [p.compose("exec", "-T", "web", *tool, "sqlite-restore"), p.compose("exec", "-T", "web", *tool, "counts")]
 
 
+def test_restore_finds_a_file_as_db_list_prints_it_from_a_subdirectory(p, tmp_path, monkeypatch):
+    (p.root / "backups").mkdir()
+    (p.root / "backups" / "good.sqlite3").write_bytes(sqlite_file(tmp_path / "live.sqlite3"))
+    monkeypatch.chdir(p.root / "site")
+    p.run(tasks.restore, WEB_RUNNING, COUNTS, file="backups/good.sqlite3", yes=True)
+    restores = [argv for argv, _ in calls(p.c) if "sqlite-restore" in argv]
+    assert restores[0][-2:] == ["<", str(p.root / "backups" / "good.sqlite3")]
+
+
+def test_the_backup_folder_is_readable_by_its_owner_only(p, tmp_path):
+    p.writes = sqlite_file(tmp_path / "live.sqlite3")
+    p.run(tasks.backup, WEB_RUNNING)
+    assert (p.root / "backups").stat().st_mode & 0o777 == 0o700
+
+
 def test_restore_without_a_terminal_and_without_yes_refuses_and_runs_nothing(p, tmp_path):
     (p.root / "good.sqlite3").write_bytes(sqlite_file(tmp_path / "live.sqlite3"))
     error = p.fails(tasks.restore, WEB_RUNNING, file="good.sqlite3")
