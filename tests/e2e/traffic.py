@@ -91,7 +91,7 @@ def crash(project: Project, container: str) -> None:
     """SIGKILL to the container's main process from outside, as the kernel's OOM killer would send it.
 
     `docker kill` would not do: the engine takes it as a deliberate stop, and no restart policy
-    restarts a container after it. A helper container in the host's PID namespace sends the signal,
+    restarts a container after it. A one-off container in the host's PID namespace sends the signal,
     so this works without root on the host; it carries the project's label, so cleanup finds it.
     """
     pid = str(project.inspect(container)["State"]["Pid"])
