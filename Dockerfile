@@ -45,7 +45,7 @@ RUN groupadd --system --gid "${APP_UID}" app \
     && useradd --system --uid "${APP_UID}" --gid app --home-dir /home/app --create-home --shell /usr/sbin/nologin app \
     && install --directory --owner app --group app --mode 2775 /data
 COPY --from=build /opt/venv /opt/venv
-COPY docker/entrypoint.py /usr/local/lib/django-docker/entrypoint.py
+COPY docker/entrypoint.py docker/dbtool.py /usr/local/lib/django-docker/
 WORKDIR /app
 COPY ${PROJECT_DIR}/ /app/
 # collectstatic needs settings, not the real key: a random one lives for this command only.

@@ -7,8 +7,9 @@ import os
 import sys
 from pathlib import Path
 
-from invoke import task
+from invoke import Collection, Task, task
 
+from stack import backup as backups
 from stack import (
     WEB,
     StackError,
@@ -34,14 +35,18 @@ def build(c, no_cache=False, pull=False):
     open_stack(c, ROOT).build(no_cache=no_cache, pull=pull)
 
 
-@task(help={"build": "Rebuild the image first, even if it exists.", "wait": "Wait until the site is healthy (--no-wait: don't)."})
-def up(c, build=False, wait=True):
+@task(help={
+    "build": "Rebuild the image first, even if it exists.",
+    "wait": "Wait until the site is healthy (--no-wait: don't).",
+    "scale": "Run N web containers (N or web=N), published on WEB_PORT to WEB_PORT+N-1.",
+})
+def up(c, build=False, wait=True, scale="1"):
     """Start the site in the background, migrated, and print its URL."""
     s = open_stack(c, ROOT)
     if build or not s.image_exists():
         s.build()
     s.check_port_free()
-    s.compose("up", "--detach", "--no-build", "--remove-orphans")
+    s.up(scale)
     if wait:
         s.wait_until_healthy()
     if not s.dry:
@@ -53,6 +58,7 @@ def down(c, volumes=False, yes=False):
     """Stop and remove the containers; the data stays unless --volumes."""
     s = open_stack(c, ROOT)
     if volumes:
+        backups.offer_backup_before_deletion(s, yes)
         s.confirm_volume_deletion(yes)
     s.compose("down", "--remove-orphans", *(["--volumes"] if volumes else []))
 
@@ -120,8 +126,13 @@ def shell(c, command="", bash=False):
 
 @task
 def dbshell(c):
-    """Open the database's SQL shell."""
-    open_stack(c, ROOT).in_web(manage_command(["dbshell"]))
+    """Open the database's SQL shell (psql in the db container with DATABASE=postgres)."""
+    s = open_stack(c, ROOT)
+    if s.settings.database == "postgres":
+        backups.require_db_running(s)
+        s.exec(backups.postgres_client(s, "psql"), service=backups.DB)
+    else:
+        s.in_web(manage_command(["dbshell"]))
 
 
 @task(help={"username": "Username (else DJANGO_SUPERUSER_USERNAME).", "email": "Email (else DJANGO_SUPERUSER_EMAIL)."})
@@ -162,3 +173,50 @@ def test(c, site=False, quick=False, k=""):
     # pytest finds its settings and test folders from the working directory, wherever `inv` was typed.
     os.chdir(ROOT)
     run_on_host(c, [sys.executable, "-m", "pytest", *(["-m", "not e2e"] if quick else []), *selection, *words])
+
+
+# ---- backups: inv db.backup, db.restore, db.list, db.counts ----
+
+# An explicit namespace, to hold the db.* tasks below: every task defined above, then `db`.
+ns = Collection(*(obj for obj in list(globals().values()) if isinstance(obj, Task)))
+
+
+@task
+def backup(c):
+    """Back up the database to a timestamped file under backups/ and print its path and size."""
+    s = open_stack(c, ROOT)
+    backups.report_backup(backups.backup(s), ROOT)
+
+
+@task(positional=["file"], help={"file": "The backup file (inv db.list shows them).", "yes": "Don't ask before replacing the database."})
+def restore(c, file=None, yes=False):
+    """Replace the database with a backup (asks first), then show the rows of every table."""
+    if not file:
+        raise StackError("say which backup to restore, e.g. `inv db.restore backups/NAME`; `inv db.list` shows them")
+    s = open_stack(c, ROOT)
+    path = backups.backup_file(s, file)
+    backups.check_backup_file(path, s.settings.database)
+    backups.confirm_restore(s, path, yes)
+    backups.restore(s, path)
+    if not s.dry:
+        backups.print_counts(backups.table_counts(s))
+
+
+@task(name="list")
+def list_(c):
+    """List the backups under backups/: file, engine, size, time."""
+    s = open_stack(c, ROOT)
+    found = backups.list_backups(s)
+    for item in found:
+        print(backups.describe_backup(item, ROOT))
+    if not found:
+        print("no backups yet: `inv db.backup` makes one", file=sys.stderr)
+
+
+@task
+def counts(c):
+    """Show the number of rows in every table of the database."""
+    backups.print_counts(backups.table_counts(open_stack(c, ROOT)))
+
+
+ns.add_collection(Collection("db", backup, restore, list_, counts))

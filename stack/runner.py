@@ -62,25 +62,44 @@ class Stack:
         self,
         argv: Sequence[str],
         *,
-        hide: bool = False,
+        hide: bool | str = False,
         warn: bool = False,
         pty: bool = False,
         echo: bool = True,
         env: dict[str, str] | None = None,
+        stdout_to: Path | None = None,
+        stdin_from: Path | None = None,
     ) -> Result:
+        """Run argv; `stdout_to`/`stdin_from` redirect at the shell, so binary data never passes through Invoke."""
+        redirects = [(">", stdout_to), ("<", stdin_from)]
+        suffix = "".join(f" {sign} {shlex.quote(str(path))}" for sign, path in redirects if path is not None)
         if echo and self.settings.echo_commands:
-            echo_command(self.c, argv)
+            echo_command(self.c, argv, suffix)
         environment = dict(self.settings.environment)
         environment.update(env or {})
         # A quiet look-up must not swallow input piped to the command that follows it.
-        stdin = {"in_stream": False} if hide else {}
-        return self.c.run(shlex.join(argv), env=environment, hide=hide, warn=warn, pty=pty, **stdin)
+        stdin = {"in_stream": False} if hide or stdin_from else {}
+        return self.c.run(shlex.join(argv) + suffix, env=environment, hide=hide, warn=warn, pty=pty, **stdin)
 
     def compose(self, *args: str, **options) -> Result:
         return self.run(compose_args(self.settings, self.engine, *args), **options)
 
     def docker(self, *args: str, **options) -> Result:
         return self.run([*self.engine.docker, *args], **options)
+
+    def up(self, scale: str = "1") -> Result:
+        """`compose up` in the background; N web containers (`--scale N` or `web=N`) get N ports from WEB_PORT on."""
+        count = _web_scale(scale)
+        if count == 1:
+            return self.compose("up", "--detach", "--no-build", "--remove-orphans")
+        port = self.settings.web_port
+        if port + count - 1 > 65535:
+            raise StackError(f"--scale {count} needs ports {port} to {port + count - 1}: lower WEB_PORT in .env")
+        # Docker gives each replica a free port of the range, so they never clash.
+        return self.compose(
+            "up", "--detach", "--no-build", "--remove-orphans", "--scale", f"{WEB}={count}",
+            env={"WEB_PORT": f"{port}-{port + count - 1}"},
+        )
 
     def build(self, *, no_cache: bool = False, pull: bool = False) -> None:
         argv = build_args(self.settings, self.engine, no_cache=no_cache, pull=pull)
@@ -100,6 +119,7 @@ class Stack:
         env: Iterable[str] = (),
         interactive: bool | None = None,
         as_host_user: bool = False,
+        **options,
     ) -> Result:
         """Run a command in the web container: `exec` when it is up, a throwaway `run` when not.
 
@@ -108,7 +128,7 @@ class Stack:
         It is for commands that need the models, not the data.
         """
         if not as_host_user and self.container_id(WEB, running=True):
-            return self.exec(command, env=env, interactive=interactive)
+            return self.exec(command, env=env, interactive=interactive, **options)
         tty = self._tty(interactive)
         user, volumes, overrides = None, [], {}
         if as_host_user:
@@ -120,14 +140,21 @@ class Stack:
             if self.settings.get("DATABASE_URL").startswith("sqlite:"):
                 overrides["DATABASE_URL"] = "sqlite:///:memory:"
         argv = run_args(self.settings, self.engine, command, tty=tty, env=env, user=user, volumes=volumes)
-        return self.run(argv, pty=tty, env=overrides)
+        return self.run(argv, pty=tty, env=overrides, **options)
 
     def exec(
-        self, command: Sequence[str], *, service: str = WEB, env: Iterable[str] = (), interactive: bool | None = None
+        self,
+        command: Sequence[str],
+        *,
+        service: str = WEB,
+        env: Iterable[str] = (),
+        interactive: bool | None = None,
+        **options,
     ) -> Result:
-        """Run a command in the service's running container."""
+        """Run a command in the service's running container (`options` go to `run`)."""
         tty = self._tty(interactive)
-        return self.run(exec_args(self.settings, self.engine, command, tty=tty, env=env, service=service), pty=tty)
+        argv = exec_args(self.settings, self.engine, command, tty=tty, env=env, service=service)
+        return self.run(argv, pty=tty, **options)
 
     def _tty(self, interactive: bool | None) -> bool:
         return self.interactive if interactive is None else interactive and self.interactive
@@ -139,7 +166,12 @@ class Stack:
         return bool(result.ok and result.stdout.strip())
 
     def container_id(self, service: str = WEB, *, running: bool = False) -> str:
-        """The service's container (in any state unless `running`), found by Compose's labels.
+        """The service's container (in any state unless `running`), found by Compose's labels."""
+        ids = self.container_ids(service, running=running)
+        return ids[0] if ids else ""
+
+    def container_ids(self, service: str = WEB, *, running: bool = False) -> list[str]:
+        """The service's containers (one per replica), found by Compose's labels.
 
         Asking docker rather than Compose: the same answer from both flavours (v2's `ps -q`
         hides stopped containers, v1's does not), and much faster than Compose v1 starts.
@@ -147,8 +179,7 @@ class Stack:
         which = ["--quiet", "--filter", "status=running"] if running else ["--all", "--quiet"]
         filters = self._project_filter(f"com.docker.compose.service={service}", "com.docker.compose.oneoff=False")
         result = self.docker("ps", *which, *filters, hide=True, warn=True, echo=False)
-        lines = result.stdout.split() if result.ok else []
-        return lines[0] if lines else ""
+        return result.stdout.split() if result.ok else []
 
     def container_state(self, container: str) -> tuple[str, str, int]:
         """(status, health, restart count) of a container; health is "" when it has no healthcheck."""
@@ -209,21 +240,22 @@ class Stack:
         return not host or host.startswith("unix://")
 
     def wait_until_healthy(self, service: str = WEB, timeout: float | None = None) -> None:
-        """Poll the container until its healthcheck passes; on failure show its last logs and say what next."""
+        """Poll the containers until every healthcheck passes; on failure show the last logs and say what next."""
         if self.dry:
             return
         timeout = self.settings.wait_timeout if timeout is None else timeout
-        container = self.container_id(service)
-        if not container:
+        containers = self.container_ids(service)
+        if not containers:
             raise StackError(f"no {service} container exists: run `inv up` (and `inv ps` to see the stack)")
         print(f"waiting up to {timeout:.0f}s for {service} to become healthy...", file=sys.stderr, flush=True)
-        _, _, restarts_before = self.container_state(container)
+        restarts_before = {container: self.container_state(container)[2] for container in containers}
         deadline = time.monotonic() + timeout
-        while True:
-            status, health, restarts = self.container_state(container)
+        while containers:
+            status, health, restarts = self.container_state(containers[0])
             if status == "running" and health in ("healthy", ""):
-                return
-            if status in ("exited", "dead", "missing", "restarting") or restarts > restarts_before:
+                containers.pop(0)
+                continue
+            if status in ("exited", "dead", "missing", "restarting") or restarts > restarts_before[containers[0]]:
                 self.show_last_logs(service)
                 raise StackError(
                     f"the {service} container stopped ({status}) before it became healthy: its last log lines "
@@ -244,10 +276,18 @@ class Stack:
         print((result.stdout + result.stderr).rstrip(), file=sys.stderr, flush=True)
 
 
-def echo_command(c: Context, argv: Sequence[str]) -> None:
+def _web_scale(value: str) -> int:
+    """`3` or `web=3` (Compose's own spelling): how many web containers; only web is ever scaled."""
+    match = re.fullmatch(rf"(?:{WEB}=)?([0-9]{{1,3}})", str(value).strip())
+    if not match or int(match.group(1)) < 1:
+        raise StackError(f"--scale takes a number of web containers, 1 or more (e.g. --scale 3); got {value!r}")
+    return int(match.group(1))
+
+
+def echo_command(c: Context, argv: Sequence[str], suffix: str = "") -> None:
     """One line on stderr before a command runs; a dry run has Invoke print it instead."""
     if not c.config.run.dry:
-        print(f"+ {describe(argv)}", file=sys.stderr, flush=True)
+        print(f"+ {describe(argv)}{suffix}", file=sys.stderr, flush=True)
 
 
 def run_on_host(c: Context, argv: Sequence[str]) -> Result:
@@ -262,7 +302,7 @@ def open_stack(c: Context, root: Path) -> Stack:
     if not dry:
         created = create_env_file(root)
         if created:
-            print(f"created {created.name} from .env.example with a new SECRET_KEY", file=sys.stderr)
+            print(f"created {created.name} from .env.example with a new SECRET_KEY and POSTGRES_PASSWORD", file=sys.stderr)
     settings = load_settings(root)
     engine = find_engine(settings)
     if not dry:

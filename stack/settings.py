@@ -16,6 +16,7 @@ import shlex
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Mapping
+from urllib.parse import quote
 
 from dotenv import dotenv_values
 from dotenv.parser import parse_stream
@@ -55,6 +56,8 @@ class Settings:
     debug: bool
     # Compose files, relative to root, in the order Compose merges them.
     compose_files: tuple[str, ...] = ("docker-compose.yml",)
+    # "sqlite" (a file on the web service's volume) or "postgres" (the db service).
+    database: str = "sqlite"
 
     @property
     def production(self) -> bool:
@@ -212,7 +215,17 @@ def load_settings(root: Path, environ: Mapping[str, str] | None = None) -> Setti
                        "`python3 -c 'import secrets; print(secrets.token_urlsafe(50))'`")
     wait_timeout = number("WAIT_TIMEOUT", 120, 1, 3600)
 
+    database = values.get("DATABASE", "").strip().lower() or "sqlite"
+    if database not in DATABASES:
+        raise fail("DATABASE", f"must be one of {', '.join(DATABASES)}, got {values['DATABASE']!r}")
+
     environment = dict(values)
+    compose_files: tuple[str, ...] = ("docker-compose.yml",)
+    if database == "postgres":
+        environment.update(_postgres_environment(values, fail))
+        compose_files += (POSTGRES_COMPOSE_FILE,)
+    if mode == DEVELOPMENT:
+        compose_files += (DEVELOPMENT_COMPOSE_FILE,)
     environment.update(
         COMPOSE_PROJECT_NAME=project_name,
         IMAGE=f"{image_name}:{image_tag}",
@@ -241,8 +254,37 @@ def load_settings(root: Path, environ: Mapping[str, str] | None = None) -> Setti
         project_dir=project_dir,
         mode=mode,
         debug=debug,
-        compose_files=("docker-compose.yml", *([DEVELOPMENT_COMPOSE_FILE] if mode == DEVELOPMENT else [])),
+        compose_files=compose_files,
+        database=database,
     )
+
+
+DATABASES = ("sqlite", "postgres")
+POSTGRES_COMPOSE_FILE = "compose/postgres.yml"
+POSTGRES_DEFAULT_IMAGE = "postgres:17"
+_POSTGRES_NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_]{0,62}$")
+
+
+def _postgres_environment(values: Mapping[str, str], fail) -> dict[str, str]:
+    """The db service's variables, and the DATABASE_URL that points the site at it (it wins over .env's)."""
+    names = {}
+    for name in ("POSTGRES_USER", "POSTGRES_DB"):
+        names[name] = values.get(name, "").strip() or "django"
+        if not _POSTGRES_NAME.match(names[name]):
+            raise fail(name, f"must be letters, digits and '_' (not starting with a digit), got {names[name]!r}")
+    password = values.get("POSTGRES_PASSWORD", "")
+    if not password:
+        raise fail(
+            "POSTGRES_PASSWORD",
+            f"is empty, and DATABASE=postgres needs one: add e.g. POSTGRES_PASSWORD={new_secret_key()[:32]} to .env",
+        )
+    user, db = names["POSTGRES_USER"], names["POSTGRES_DB"]
+    return {
+        **names,
+        "POSTGRES_IMAGE": values.get("POSTGRES_IMAGE", "").strip() or POSTGRES_DEFAULT_IMAGE,
+        # Quoted: a password may hold '@', '/' or ':' and still mean itself.
+        "DATABASE_URL": f"postgres://{quote(user, safe='')}:{quote(password, safe='')}@db:5432/{db}",
+    }
 
 
 def _default_project_name(root: Path) -> str:
@@ -267,17 +309,22 @@ def new_secret_key() -> str:
     return secrets.token_urlsafe(50)
 
 
+# Secrets `.env` gets fresh random values for when it is created.
+GENERATED_SECRETS = ("SECRET_KEY", "POSTGRES_PASSWORD")
+
+
 def create_env_file(root: Path) -> Path | None:
-    """Write `.env` from `.env.example` with a fresh SECRET_KEY; never touch an existing `.env`."""
+    """Write `.env` from `.env.example` with fresh secrets; never touch an existing `.env`."""
     target = root / ENV_FILE
     if target.exists():
         return None
     example = root / EXAMPLE_FILE
     text = example.read_text(encoding="utf-8") if example.exists() else ""
-    line = f"SECRET_KEY={new_secret_key()}"
-    text, count = re.subn(r"^SECRET_KEY=.*$", line, text, count=1, flags=re.MULTILINE)
-    if not count:
-        text += ("" if text.endswith("\n") or not text else "\n") + line + "\n"
+    for name in GENERATED_SECRETS:
+        line = f"{name}={new_secret_key()}"
+        text, count = re.subn(rf"^{name}=.*$", lambda _: line, text, count=1, flags=re.MULTILINE)
+        if not count:
+            text += ("" if text.endswith("\n") or not text else "\n") + line + "\n"
     # Exclusive create (a racing `inv up` must not overwrite the key), readable by you alone from the start.
     descriptor = os.open(target, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
     with open(descriptor, "w", encoding="utf-8") as handle:

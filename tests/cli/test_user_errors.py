@@ -14,13 +14,13 @@ import pytest
 
 REPO = Path(__file__).resolve().parents[2]
 TASKS = ["build", "up", "down", "restart", "ps", "logs", "manage", "migrate", "makemigrations",
-         "shell", "dbshell", "createsuperuser", "exec", "test"]
+         "shell", "dbshell", "createsuperuser", "exec", "test", "db.backup", "db.restore", "db.list", "db.counts"]
 
 
 @pytest.fixture
 def clone(tmp_path):
     path = tmp_path / "project"
-    shutil.copytree(REPO, path, ignore=shutil.ignore_patterns(".git", ".env", "__pycache__", ".pytest_cache"))
+    shutil.copytree(REPO, path, ignore=shutil.ignore_patterns(".git", ".env", "__pycache__", ".pytest_cache", "backups"))
     return path
 
 
@@ -76,6 +76,7 @@ def test_a_malformed_env_line_names_file_and_line_and_keeps_the_file(clone):
     ("DEBUG", "perhaps", "DEBUG"),
     ("COMPOSE_PROJECT_NAME", "Not Valid!", "COMPOSE_PROJECT_NAME"),
     ("DJANGO_PROJECT_DIR", "../elsewhere", "DJANGO_PROJECT_DIR"),
+    ("DATABASE", "mysql", "DATABASE"),
 ])
 def test_a_bad_value_in_env_names_the_variable_and_line(clone, name, value, fragment):
     (clone / ".env").write_text(f"SECRET_KEY=abc\n{name}={value}\n")
@@ -110,3 +111,25 @@ def test_words_after_double_dash_reach_the_container_exactly_as_typed(clone):
 def test_a_weak_secret_key_in_production_is_one_clear_line(clone):
     result = inv(clone, "--dry", "up", ENVIRONMENT="production", SECRET_KEY="django-insecure-abc")
     assert_one_line_error(result, "SECRET_KEY", "django-insecure-", "token_urlsafe")
+
+
+@pytest.mark.parametrize("name, content, fragment", [
+    ("backups/gone.pgdump", None, "no backup file"),
+    ("empty.sqlite3", b"", "is empty"),
+    ("notes.txt", b"not a backup\n", "neither a PostgreSQL nor a SQLite backup"),
+    ("other.pgdump", b"PGDMP\x01\x0e", "is a PostgreSQL backup, but this stack runs SQLite"),
+    ("cut.sqlite3", b"SQLite format 3\x00", "is truncated"),
+])
+def test_a_bad_backup_file_is_refused_before_anything_runs(clone, name, content, fragment):
+    if shutil.which("docker") is None:
+        pytest.skip("needs a docker client (not an engine) on PATH")
+    if content is not None:
+        (clone / name).write_bytes(content)
+    # A dry run needs no engine and would print every docker command it got to: none may come.
+    result = inv(clone, "--dry", "db.restore", name, "--yes", DOCKER_HOST="unix:///nonexistent/docker.sock")
+    assert_one_line_error(result, name, fragment)
+    assert "docker" not in result.stdout
+
+
+def test_restore_without_a_file_says_how_to_find_one(clone):
+    assert_one_line_error(inv(clone, "db.restore", DOCKER="/nonexistent/docker"), "db.restore", "db.list")

@@ -7,10 +7,20 @@ once per run (by `inv build`, which is itself under test) and shared.
 """
 
 import contextlib
+import os
 
 import pytest
 
-from .harness import RUN_ID, compose_flavours, docker, engine_problem, make_project, plant_secrets, skip_or_fail
+from .harness import (
+    RUN_ID,
+    compose_flavours,
+    docker,
+    engine_problem,
+    make_project,
+    plant_secrets,
+    postgres_image_problem,
+    skip_or_fail,
+)
 
 # Every engine test runs once per Compose flavour found here (v2 and/or v1).
 FLAVOURS = compose_flavours()
@@ -37,9 +47,21 @@ def pytest_terminal_summary(terminalreporter):
 
 @pytest.fixture(scope="session")
 def engine() -> None:
-    problem = engine_problem()
+    require(engine_problem(), "a Docker engine")
+
+
+def require(problem: str | None, what: str) -> None:
+    """Skip for a missing prerequisite, or fail when REQUIRE_DOCKER=1 says the engine tests must run."""
     if problem:
-        skip_or_fail("a Docker engine", problem)
+        skip_or_fail(what, problem)
+
+
+@pytest.fixture(scope="session")
+def postgres_image(engine) -> str:
+    """POSTGRES_IMAGE from the environment (the official image by default), present or pulled."""
+    image = os.environ.get("POSTGRES_IMAGE") or "postgres:17"
+    require(postgres_image_problem(image), "a PostgreSQL image")
+    return image
 
 
 @pytest.fixture(scope="session")

@@ -22,7 +22,8 @@ DOCKER = shlex.split(os.environ.get("DOCKER", "docker")) or ["docker"]
 RUN_ID = uuid.uuid4().hex[:8]
 # What a fresh clone would not carry along.
 NOT_IN_A_CLONE = shutil.ignore_patterns(
-    ".git", ".env", "__pycache__", ".pytest_cache", "test-output", "staticfiles", "*.sqlite3*", ".venv", "venv"
+    ".git", ".env", "__pycache__", ".pytest_cache", "test-output", "staticfiles", "*.sqlite3*", ".venv", "venv",
+    "backups",
 )
 # What a developer's shell may set that would change what a fresh clone does: every name
 # .env.example documents, except those that say where the engine and the base images are.
@@ -172,3 +173,17 @@ def make_project(tmp_path_factory, label: str, image_name: str, compose: str = "
     path = tmp_path_factory.mktemp(label) / "project"
     shutil.copytree(REPO, path, ignore=NOT_IN_A_CLONE, symlinks=True)
     return Project(path, f"e2e{RUN_ID}{label}", free_port(), image_name, compose)
+
+
+def postgres_image_problem(image: str) -> str | None:
+    """Why the PostgreSQL image cannot be used here (not present and not pullable), or None."""
+    if docker("image", "inspect", image, check=False).returncode == 0:
+        return None
+    try:
+        pulled = docker("pull", "--quiet", image, check=False, timeout=300)
+    except subprocess.TimeoutExpired:
+        return f"the PostgreSQL image {image} is not here and pulling it took over 300 s"
+    if pulled.returncode != 0:
+        lines = pulled.stderr.strip().splitlines() or ["no output"]
+        return f"the PostgreSQL image {image} is not here and cannot be pulled ({lines[-1]}); set POSTGRES_IMAGE"
+    return None

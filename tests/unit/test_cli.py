@@ -21,6 +21,7 @@ from .conftest import REPO
 TASK_NAMES = {
     "build", "up", "down", "restart", "ps", "logs", "manage", "migrate",
     "makemigrations", "shell", "dbshell", "createsuperuser", "exec", "test",
+    "db.backup", "db.restore", "db.list", "db.counts",
 }
 _fresh = itertools.count()
 
@@ -151,3 +152,10 @@ def test_a_stack_error_is_one_line_and_exit_status_1(dry_program, capsys):
     assert err.startswith("error: say which manage.py command to run")
     assert "Traceback" not in err and err.count("\n") == 1
 
+
+
+@pytest.mark.parametrize("argv", [["db.restore", "--help"], ["logs", "-h"], ["migrate", "guestbook", "--help"]])
+def test_help_after_a_task_with_positionals_shows_its_help_instead_of_filling_one(argv, capsys):
+    program().run(["inv", *argv], exit=False)
+    out = capsys.readouterr().out
+    assert out.startswith(f"Usage: inv [--core-opts] {argv[0]} ") and "Options:" in out

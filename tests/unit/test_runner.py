@@ -185,6 +185,17 @@ def test_wait_returns_once_the_healthcheck_passes(settings, engine, clock):
     assert not ran(s.c, "logs")
 
 
+def test_wait_waits_for_every_web_container(settings, engine, clock):
+    replicas = (r"docker ps --all --quiet .*service=web ", Result("aaa\nbbb\n"))
+    states = [Result(f"running 0 {health}") for health in ("starting", "starting", "healthy", "starting", "healthy")]
+    s = stack(settings, engine, replicas, (CONTAINER_STATE, states))
+    s.wait_until_healthy()
+    inspected = [argv[-1] for argv, _ in calls(s.c) if argv[:2] == ["docker", "inspect"]]
+    # The restart counts of both first, then each until healthy: bbb was still starting once.
+    assert inspected == ["aaa", "bbb", "aaa", "bbb", "bbb"]
+    assert clock.sleeps == [0.5]
+
+
 def test_wait_accepts_a_container_without_healthcheck(settings, engine, clock):
     s = stack(settings, engine, WEB_UP, (CONTAINER_STATE, Result("running 0 ")))
     s.wait_until_healthy()

@@ -318,8 +318,11 @@ def test_create_env_file_copies_the_example_with_a_fresh_secret_key(project_root
     assert len(key) >= 50
     # Nothing any .env reader could treat specially: no $, #, quotes or spaces.
     assert re.fullmatch(r"[A-Za-z0-9_-]+", key)
+    (password_line,) = [line for line in text.splitlines() if line.startswith("POSTGRES_PASSWORD=")]
+    password = password_line.partition("=")[2]
+    assert len(password) >= 50 and password != key
     example = (project_root / ".env.example").read_text()
-    assert text == example.replace("SECRET_KEY=\n", line + "\n")
+    assert text == example.replace("SECRET_KEY=\n", line + "\n").replace("POSTGRES_PASSWORD=\n", password_line + "\n")
     assert load_settings(project_root, {}).environment["SECRET_KEY"] == key
 
 
@@ -466,3 +469,53 @@ def test_django_security_and_worker_settings_are_checked_before_anything_starts(
     write(project_root, line + "\n")
     name = line.partition("=")[0]
     assert f".env line 1: {name} must be" in fails(project_root).message
+
+
+# ---- DATABASE ----
+
+
+def test_sqlite_is_the_default_database_with_one_compose_file(project_root):
+    s = load_settings(project_root, {})
+    assert (s.database, s.compose_files) == ("sqlite", ("docker-compose.yml", "compose/development.yml"))
+    assert s.environment["DATABASE_URL"] == "sqlite:////data/db.sqlite3"
+
+
+def test_database_postgres_adds_the_db_service_and_points_the_site_at_it(project_root):
+    write(project_root, "DATABASE=Postgres\nPOSTGRES_PASSWORD='p@ss/w:rd #1'\nDATABASE_URL=sqlite:////data/x.sqlite3\n")
+    s = load_settings(project_root, {})
+    assert (s.database, s.compose_files) == (
+        "postgres", ("docker-compose.yml", "compose/postgres.yml", "compose/development.yml")
+    )
+    assert s.environment["DATABASE_URL"] == "postgres://django:p%40ss%2Fw%3Ard%20%231@db:5432/django"
+    assert s.environment["POSTGRES_IMAGE"] == "postgres:17"
+    assert (s.environment["POSTGRES_USER"], s.environment["POSTGRES_DB"]) == ("django", "django")
+
+
+def test_postgres_image_and_names_come_from_env(project_root):
+    write(project_root, "DATABASE=postgres\nPOSTGRES_PASSWORD=x\nPOSTGRES_USER=site\nPOSTGRES_DB=guests\n")
+    s = load_settings(project_root, {"POSTGRES_IMAGE": "registry.example/pg:17"})
+    assert s.environment["POSTGRES_IMAGE"] == "registry.example/pg:17"
+    assert s.environment["DATABASE_URL"] == "postgres://site:x@db:5432/guests"
+
+
+@pytest.mark.parametrize("lines, message", [
+    ("DATABASE=mysql\n", ".env line 1: DATABASE must be one of sqlite, postgres, got 'mysql'"),
+    ("DATABASE=postgres\nPOSTGRES_PASSWORD=\n", ".env line 2: POSTGRES_PASSWORD is empty, and DATABASE=postgres needs one"),
+    ("DATABASE=postgres\nPOSTGRES_PASSWORD=x\nPOSTGRES_DB=my-db\n", ".env line 3: POSTGRES_DB must be letters, digits and '_'"),
+    ("DATABASE=postgres\nPOSTGRES_PASSWORD=x\nPOSTGRES_USER=1st\n", ".env line 3: POSTGRES_USER must be letters"),
+])
+def test_bad_database_settings_name_the_line(project_root, lines, message):
+    write(project_root, lines)
+    with pytest.raises(StackError) as caught:
+        load_settings(project_root, {})
+    assert caught.value.message.startswith(f"error: {message}")
+    assert "\n" not in caught.value.message
+
+
+def test_the_empty_password_error_suggests_a_usable_value(project_root):
+    write(project_root, "DATABASE=postgres\n")
+    with pytest.raises(StackError) as caught:
+        load_settings(project_root, {})
+    suggestion = caught.value.message.rpartition("add e.g. ")[2].split()[0]
+    write(project_root, f"DATABASE=postgres\n{suggestion}\n")
+    assert load_settings(project_root, {}).database == "postgres"

@@ -155,6 +155,23 @@ def test_up_build_rebuilds_without_even_asking_for_the_image(h, C, BUILD):
     assert not ran(h.c, "image", "inspect")
 
 
+@pytest.mark.parametrize("scale", ["3", "web=3"])
+def test_up_scale_runs_n_web_containers_on_a_range_of_ports(h, C, scale):
+    port = h.base.web_port
+    commands = h.run(tasks.up, IMAGE_PRESENT, WEB_UP, HEALTHY, scale=scale)
+    assert commands == [[*C, *UP, "--scale", "web=3"]]
+    assert h.kwargs_of([*C, *UP])["env"]["WEB_PORT"] == f"{port}-{port + 2}"
+
+
+@pytest.mark.parametrize("scale, message", [
+    ("0", "1 or more"), ("db=2", "1 or more"), ("three", "1 or more"), ("10", "lower WEB_PORT"),
+])
+def test_up_scale_out_of_range_starts_nothing(h, scale, message):
+    h.env_lines = ["WEB_PORT=65530"]
+    assert message in h.fails(tasks.up, IMAGE_PRESENT, scale=scale).message
+    assert not ran(h.c, "up")
+
+
 def test_up_no_wait_does_not_wait(h, C, capsys):
     assert h.run(tasks.up, IMAGE_PRESENT, wait=False) == [[*C, *UP]]
     assert not ran(h.c, "docker", "inspect")
