@@ -5,8 +5,9 @@
     sqlite-restore    read a copy from stdin, check it, and copy it into the live database
 
 The SQLite copies use SQLite's backup API, which works page by page under SQLite's own
-locks: the site keeps running, and a reader never sees half a restore. Temporary files go
-to /tmp, the one place a read-only container can write besides the data volume.
+locks: the site keeps running, and a reader never sees half a restore. Temporary copies go
+beside the database, on the data volume: a read-only container's /tmp is a small tmpfs,
+and a copy needs as much room as the database.
 """
 
 import os
@@ -47,8 +48,9 @@ def counts():
 
 
 def sqlite_backup():
-    live = sqlite3.connect(sqlite_path(), timeout=20)
-    with tempfile.TemporaryDirectory() as scratch:
+    path = sqlite_path()
+    live = sqlite3.connect(path, timeout=20)
+    with tempfile.TemporaryDirectory(dir=os.path.dirname(path)) as scratch:
         copy_path = os.path.join(scratch, "backup.sqlite3")
         copy = sqlite3.connect(copy_path)
         live.backup(copy)
@@ -62,7 +64,8 @@ def sqlite_backup():
 
 
 def sqlite_restore():
-    with tempfile.TemporaryDirectory() as scratch:
+    path = sqlite_path()
+    with tempfile.TemporaryDirectory(dir=os.path.dirname(path)) as scratch:
         copy_path = os.path.join(scratch, "restore.sqlite3")
         with open(copy_path, "wb") as target:
             shutil.copyfileobj(sys.stdin.buffer, target)
@@ -76,7 +79,7 @@ def sqlite_restore():
             fail(f"the backup is damaged ({exc}); nothing was changed")
         if problems != ["ok"]:
             fail(f"the backup is damaged ({problems[0]}); nothing was changed")
-        live = sqlite3.connect(sqlite_path(), timeout=20)
+        live = sqlite3.connect(path, timeout=20)
         # One step under SQLite's write lock: the live database is the old one or the new one.
         copy.backup(live)
         live.close()
