@@ -205,8 +205,7 @@ def restore(c, file=None, yes=False):
 @task(name="list")
 def list_(c):
     """List the backups under backups/: file, engine, size, time."""
-    s = open_stack(c, ROOT)
-    found = backups.list_backups(s)
+    found = backups.list_backups(ROOT)
     for item in found:
         print(backups.describe_backup(item, ROOT))
     if not found:

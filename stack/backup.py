@@ -38,8 +38,6 @@ class Backup(NamedTuple):
 # ---- files on this machine ----
 
 
-def backup_dir(stack: Stack) -> Path:
-    return stack.settings.root / BACKUP_DIR
 
 
 def backup_file(stack: Stack, name: str) -> Path:
@@ -93,10 +91,10 @@ def check_backup_file(path: Path, database: str) -> None:
         raise StackError(f"{path} is truncated ({problem}); nothing was restored")
 
 
-def list_backups(stack: Stack) -> list[Backup]:
-    """Every backup file under backups/, oldest first."""
+def list_backups(root: Path) -> list[Backup]:
+    """Every backup file under the project's backups/, oldest first."""
     found = []
-    folder = backup_dir(stack)
+    folder = root / BACKUP_DIR
     for path in sorted(folder.glob("*")) if folder.is_dir() else []:
         if path.is_file() and not path.name.startswith("."):
             stat = path.stat()
@@ -137,7 +135,7 @@ def backup(stack: Stack) -> Path:
     """Write a timestamped backup under backups/ and return its path; a failed one leaves no file."""
     database = stack.settings.database
     require_db_running(stack)
-    folder = backup_dir(stack)
+    folder = stack.settings.root / BACKUP_DIR
     stamp = datetime.now(timezone.utc).strftime("%Y%m%d-%H%M%S")
     path = folder / f"{stack.settings.project_name}-{stamp}{SUFFIX[database]}"
     # Two backups within a second get two files, never one overwriting the other.
@@ -222,7 +220,7 @@ def offer_backup_before_deletion(stack: Stack, yes: bool) -> None:
     if stack.dry or not stack.volumes():
         return
     if yes:
-        backups = [found for found in list_backups(stack) if found.engine == stack.settings.database]
+        backups = [found for found in list_backups(stack.settings.root) if found.engine == stack.settings.database]
         if backups:
             where = describe_backup(backups[-1], stack.settings.root)
             print(f"the last backup is {where}; `inv db.restore` brings it back", file=sys.stderr)

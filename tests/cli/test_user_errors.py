@@ -133,3 +133,11 @@ def test_a_bad_backup_file_is_refused_before_anything_runs(clone, name, content,
 
 def test_restore_without_a_file_says_how_to_find_one(clone):
     assert_one_line_error(inv(clone, "db.restore", DOCKER="/nonexistent/docker"), "db.restore", "db.list")
+
+
+def test_db_list_needs_no_docker_and_names_each_backups_engine(clone):
+    (clone / "backups").mkdir()
+    (clone / "backups" / "a.pgdump").write_bytes(b"PGDMP" + bytes(100))
+    result = inv(clone, "db.list", DOCKER="/nonexistent/docker")
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.startswith("backups/a.pgdump  PostgreSQL  105 bytes  ")
