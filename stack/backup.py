@@ -38,8 +38,6 @@ class Backup(NamedTuple):
 # ---- files on this machine ----
 
 
-
-
 def backup_file(stack: Stack, name: str) -> Path:
     """The file a user named: relative to where they are, or else to the project (as `db.list` prints it)."""
     path = Path(name)
