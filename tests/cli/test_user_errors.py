@@ -12,6 +12,8 @@ from pathlib import Path
 
 import pytest
 
+from tests.e2e.harness import NOT_IN_A_CLONE
+
 REPO = Path(__file__).resolve().parents[2]
 TASKS = ["build", "up", "down", "restart", "ps", "logs", "manage", "migrate", "makemigrations",
          "shell", "dbshell", "createsuperuser", "exec", "test", "db.backup", "db.restore", "db.list", "db.counts"]
@@ -20,7 +22,7 @@ TASKS = ["build", "up", "down", "restart", "ps", "logs", "manage", "migrate", "m
 @pytest.fixture
 def clone(tmp_path):
     path = tmp_path / "project"
-    shutil.copytree(REPO, path, ignore=shutil.ignore_patterns(".git", ".env", "__pycache__", ".pytest_cache", "backups"))
+    shutil.copytree(REPO, path, ignore=NOT_IN_A_CLONE, symlinks=True)
     return path
 
 
