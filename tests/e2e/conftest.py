@@ -94,9 +94,14 @@ def built_image(build_project, image_name):
     """`inv build` once for the run; every module's stack uses the image it made."""
     result = build_project.inv("build")
     tag = f"{image_name}:e2e"
-    assert docker("image", "inspect", tag, check=False).returncode == 0, result.stderr
+    first = docker("image", "inspect", "--format", "{{.Id}}", tag, check=False)
+    assert first.returncode == 0, result.stderr
     yield tag
+    # Rebuilds during the run (`up --build`, `build --no-cache`) left earlier images untagged.
+    untagged = docker("images", "--quiet", "--no-trunc", "--filter", "dangling=true",
+                      "--filter", f"since={first.stdout.strip()}", check=False).stdout.split()
     docker("image", "rm", "-f", tag, check=False)
+    docker("image", "rm", first.stdout.strip(), *untagged, check=False)
 
 
 @pytest.fixture(scope="module", params=sorted(FLAVOURS, reverse=True) or ["none"])
