@@ -16,18 +16,14 @@ import sqlite3
 import sys
 import tempfile
 
+# Beside this file in the image; its setup is the one the site starts with.
+from entrypoint import setup_django
+
 HEADER = b"SQLite format 3\x00"
 
 
 def fail(message):
     sys.exit(f"dbtool: {message}")
-
-
-def setup_django():
-    sys.path.insert(0, os.getcwd())
-    import django
-
-    django.setup()
 
 
 def sqlite_path():

@@ -89,17 +89,15 @@ class Stack:
 
     def up(self, scale: str = "1") -> Result:
         """`compose up` in the background; N web containers (`--scale N` or `web=N`) get N ports from WEB_PORT on."""
+        up = ("up", "--detach", "--no-build", "--remove-orphans")
         count = _web_scale(scale)
         if count == 1:
-            return self.compose("up", "--detach", "--no-build", "--remove-orphans")
+            return self.compose(*up)
         port = self.settings.web_port
         if port + count - 1 > 65535:
             raise StackError(f"--scale {count} needs ports {port} to {port + count - 1}: lower WEB_PORT in .env")
         # Docker gives each replica a free port of the range, so they never clash.
-        return self.compose(
-            "up", "--detach", "--no-build", "--remove-orphans", "--scale", f"{WEB}={count}",
-            env={"WEB_PORT": f"{port}-{port + count - 1}"},
-        )
+        return self.compose(*up, "--scale", f"{WEB}={count}", env={"WEB_PORT": f"{port}-{port + count - 1}"})
 
     def build(self, *, no_cache: bool = False, pull: bool = False) -> None:
         argv = build_args(self.settings, self.engine, no_cache=no_cache, pull=pull)

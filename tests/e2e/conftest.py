@@ -12,8 +12,8 @@ import os
 import pytest
 
 from .harness import (
+    FLAVOURS,
     RUN_ID,
-    compose_flavours,
     docker,
     engine_problem,
     make_project,
@@ -22,8 +22,6 @@ from .harness import (
     skip_or_fail,
 )
 
-# Every engine test runs once per Compose flavour found here (v2 and/or v1).
-FLAVOURS = compose_flavours()
 # Figures the tests measured (rows, seconds, requests), printed together at the end of the run.
 FIGURES: list[str] = []
 
@@ -59,20 +57,16 @@ def pytest_terminal_summary(terminalreporter):
 
 @pytest.fixture(scope="session")
 def engine() -> None:
-    require(engine_problem(), "a Docker engine")
-
-
-def require(problem: str | None, what: str) -> None:
-    """Skip for a missing prerequisite, or fail when REQUIRE_DOCKER=1 says the engine tests must run."""
-    if problem:
-        skip_or_fail(what, problem)
+    if problem := engine_problem():
+        skip_or_fail("a Docker engine", problem)
 
 
 @pytest.fixture(scope="session")
 def postgres_image(engine) -> str:
     """POSTGRES_IMAGE from the environment (the official image by default), present or pulled."""
     image = os.environ.get("POSTGRES_IMAGE") or "postgres:17"
-    require(postgres_image_problem(image), "a PostgreSQL image")
+    if problem := postgres_image_problem(image):
+        skip_or_fail("a PostgreSQL image", problem)
     return image
 
 
@@ -104,11 +98,22 @@ def built_image(build_project, image_name):
     docker("image", "rm", first.stdout.strip(), *untagged, check=False)
 
 
+NO_COMPOSE = "neither `docker compose` nor `docker-compose` works on this machine"
+
+
 @pytest.fixture(scope="module", params=sorted(FLAVOURS, reverse=True) or ["none"])
 def compose_flavour(request, engine) -> str:
     if request.param not in FLAVOURS:
-        pytest.fail("neither `docker compose` nor `docker-compose` works on this machine", pytrace=False)
+        pytest.fail(NO_COMPOSE, pytrace=False)
     return request.param
+
+
+@pytest.fixture(scope="session")
+def first_flavour(engine) -> str:
+    """The preferred Compose flavour, for modules about the running site, where one flavour is enough."""
+    if not FLAVOURS:
+        pytest.fail(NO_COMPOSE, pytrace=False)
+    return next(iter(FLAVOURS))
 
 
 @pytest.fixture(scope="module")
@@ -123,15 +128,13 @@ def project(built_image, image_name, compose_flavour, tmp_path_factory, request)
 
 
 @pytest.fixture(scope="module")
-def production_project(built_image, image_name, tmp_path_factory, request):
+def production_project(built_image, image_name, first_flavour, tmp_path_factory, request):
     """A stack up in production mode for one test module, on the first Compose flavour only.
 
     For the modules that measure the running site rather than the tasks: one flavour
     is enough, and a second would double a long run.
     """
-    if not FLAVOURS:
-        pytest.fail("neither `docker compose` nor `docker-compose` works on this machine", pytrace=False)
-    with working_copy(request, tmp_path_factory, image_name, built_image, next(iter(FLAVOURS))) as project:
+    with working_copy(request, tmp_path_factory, image_name, built_image, first_flavour) as project:
         project.env["ENVIRONMENT"] = "production"
         project.inv("up")
         # Django's debug 404 page names the setting; a production one does not.

@@ -20,6 +20,8 @@ from dotenv import dotenv_values
 REPO = Path(__file__).resolve().parents[2]
 DOCKER = shlex.split(os.environ.get("DOCKER", "docker")) or ["docker"]
 RUN_ID = uuid.uuid4().hex[:8]
+# Python for `inv shell -c`: the number of guestbook entries.
+COUNT_ENTRIES = "from guestbook.models import Entry; print(Entry.objects.count())"
 # What a fresh clone would not carry along.
 NOT_IN_A_CLONE = shutil.ignore_patterns(
     ".git", ".env", "__pycache__", ".pytest_cache", "test-output", "staticfiles", "*.sqlite3*", ".venv", "venv",
@@ -72,6 +74,10 @@ def free_port() -> int:
         probe.bind(("127.0.0.1", 0))
         return probe.getsockname()[1]
 
+
+
+# Every engine test runs once per Compose flavour found here (v2 and/or v1).
+FLAVOURS = compose_flavours()
 
 class Project:
     """A working copy with its own Compose project, driven through `inv`."""
@@ -131,9 +137,11 @@ class Project:
         """Run Python in the web container through `inv shell -c`; return what it printed."""
         return self.inv("shell", "-c", code).stdout.strip().splitlines()[-1]
 
-    def container_id(self) -> str:
-        ids = self._ids("ps", "-q", "--filter", "label=com.docker.compose.service=web")
-        assert len(ids) == 1, f"expected one running web container, found {ids}"
+    def container_id(self, service: str = "web", *, stopped_too: bool = False) -> str:
+        """The service's one container: running, or in any state with `stopped_too`."""
+        listing = ("ps", "-aq") if stopped_too else ("ps", "-q")
+        ids = self._ids(*listing, "--filter", f"label=com.docker.compose.service={service}")
+        assert len(ids) == 1, f"expected one {'' if stopped_too else 'running '}{service} container, found {ids}"
         return ids[0]
 
     def inspect(self, container: str) -> dict:

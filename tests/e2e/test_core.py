@@ -11,11 +11,10 @@ import uuid
 
 import pytest
 
-from .harness import docker
+from .harness import COUNT_ENTRIES, docker
 
 pytestmark = pytest.mark.e2e
 
-COUNT_ENTRIES = "from guestbook.models import Entry; print(Entry.objects.count())"
 
 
 def test_up_on_a_fresh_clone_creates_env_migrates_and_prints_a_url_that_answers(project):

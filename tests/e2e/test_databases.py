@@ -12,9 +12,8 @@ import time
 
 import pytest
 
-from .conftest import FLAVOURS
-from .harness import docker, make_project
-from .traffic import Traffic, Visitor, crash, row_counts, seconds_until_healthy, service_container, stored_texts
+from .harness import FLAVOURS, docker, make_project
+from .traffic import Traffic, Visitor, crash, row_counts, seconds_until_healthy, stored_texts
 
 pytestmark = pytest.mark.e2e
 
@@ -22,15 +21,12 @@ RECOVERY_SECONDS = 30
 
 
 @pytest.fixture(scope="module", params=["sqlite", "postgres"])
-def stack(request, engine, image_name, tmp_path_factory):
+def stack(request, first_flavour, image_name, tmp_path_factory):
     """A fresh clone with DATABASE=sqlite or postgres, on the first Compose flavour; removed afterwards."""
     database = request.param
-    if not FLAVOURS:
-        pytest.fail("neither `docker compose` nor `docker-compose` works on this machine", pytrace=False)
     # The PostgreSQL image first: without it there is no point building the site's.
     postgres_image = request.getfixturevalue("postgres_image") if database == "postgres" else ""
-    flavour = next(iter(FLAVOURS))
-    project = make_project(tmp_path_factory, f"data{database}", image_name, FLAVOURS[flavour])
+    project = make_project(tmp_path_factory, f"data{database}", image_name, FLAVOURS[first_flavour])
     project.image = request.getfixturevalue("built_image")
     # Production: the faults that matter are those of the stack as it is deployed.
     project.env.update(DATABASE=database, ENVIRONMENT="production")
@@ -84,34 +80,33 @@ def test_the_database_is_the_configured_one_in_named_volumes_of_this_project(sta
     expected = {f"{stack.name}_data"} | ({f"{stack.name}_pgdata"} if stack.database == "postgres" else set())
     assert expected <= volumes
     if stack.database == "postgres":
-        db = stack.inspect(service_container(stack, "db"))
+        db = stack.inspect(stack.container_id("db", stopped_too=True))
         assert "pg_isready" in db["Config"]["Healthcheck"]["Test"]
         assert db["State"]["Health"]["Status"] == "healthy"
         assert stack.inv("dbshell", stdin="select current_database();\n").stdout.split()[2] == "django"
 
 
-def test_rows_survive_down_and_up(stack, report):
-    sign(stack, "down", 5)
+def rows_survive(stack, report, fault: str, *commands: tuple[str, ...]) -> None:
+    """Sign, count, run the `inv` commands, count again: every row must still be there."""
+    sign(stack, "survivor", 5)
     before = row_counts(stack)
-    stack.inv("down")
-    stack.inv("up")
+    for command in commands:
+        stack.inv(*command)
     after = row_counts(stack)
-    report(f"{stack.database} down/up: rows before {sum(before.values())}, after {sum(after.values())}, lost {lost(before, after)}")
+    report(f"{stack.database} {fault}: rows before {sum(before.values())}, after {sum(after.values())}, lost {lost(before, after)}")
     assert after == before
+
+
+def test_rows_survive_down_and_up(stack, report):
+    rows_survive(stack, report, "down/up", ("down",), ("up",))
 
 
 def test_rows_survive_a_rebuild_without_cache(stack, report):
-    sign(stack, "rebuild", 5)
-    before = row_counts(stack)
-    stack.inv("build", "--no-cache")
-    stack.inv("up")
-    after = row_counts(stack)
-    report(f"{stack.database} build --no-cache/up: rows before {sum(before.values())}, after {sum(after.values())}, lost {lost(before, after)}")
-    assert after == before
+    rows_survive(stack, report, "build --no-cache/up", ("build", "--no-cache"), ("up",))
 
 
 def test_a_web_container_killed_while_requests_flow_comes_back_by_itself(stack, report):
-    web = service_container(stack, "web")
+    web = stack.container_id("web", stopped_too=True)
     restarts = stack.inspect(web)["RestartCount"]
     with Traffic(stack, "webkill") as traffic:
         time.sleep(2)
@@ -134,7 +129,7 @@ def test_a_restart_of_the_database_needs_no_one(stack, report):
     with Traffic(stack, "dbrestart") as traffic:
         time.sleep(2)
         started = time.monotonic()
-        docker("restart", service_container(stack, "db"))
+        docker("restart", stack.container_id("db", stopped_too=True))
         seconds = seconds_until_healthy(stack, started)
         time.sleep(1)
     after = row_counts(stack)
@@ -150,7 +145,7 @@ def test_a_restart_of_the_database_needs_no_one(stack, report):
 def test_a_write_acknowledged_before_the_database_is_killed_is_there_after_it_restarts(stack, report):
     acknowledged = sign(stack, "dbkill", 10)
     before = row_counts(stack)
-    docker("kill", "--signal", "KILL", service_container(stack, "db"))
+    docker("kill", "--signal", "KILL", stack.container_id("db", stopped_too=True))
     started = time.monotonic()
     stack.inv("up")
     seconds = seconds_until_healthy(stack, started)
@@ -164,7 +159,7 @@ def test_a_write_acknowledged_before_the_database_is_killed_is_there_after_it_re
 @pytest.mark.postgres_only
 def test_a_web_container_that_outwaits_the_database_gives_up_with_one_line_and_is_retried(stack, report):
     stack.inv("up", env={"DATABASE_WAIT_SECONDS": "3"})
-    db, web = service_container(stack, "db"), service_container(stack, "web")
+    db, web = stack.container_id("db", stopped_too=True), stack.container_id("web", stopped_too=True)
     docker("stop", db)
     docker("restart", web)
     message = "entrypoint: the database did not answer within 3s"

@@ -11,8 +11,7 @@ import urllib.request
 
 import pytest
 
-from .harness import DOCKER, RUN_ID, docker, make_project
-from .conftest import FLAVOURS
+from .harness import DOCKER, FLAVOURS, RUN_ID, docker, make_project
 
 pytestmark = pytest.mark.e2e
 
@@ -33,11 +32,9 @@ urlpatterns.insert(0, path("slow/", _slow))
 
 
 @pytest.fixture(scope="module")
-def slow_site(engine, tmp_path_factory):
-    if not FLAVOURS:
-        pytest.fail("neither `docker compose` nor `docker-compose` works on this machine", pytrace=False)
+def slow_site(first_flavour, tmp_path_factory):
     image_name = f"e2e-{RUN_ID}-slow"
-    project = make_project(tmp_path_factory, "graceful", image_name, FLAVOURS[next(iter(FLAVOURS))])
+    project = make_project(tmp_path_factory, "graceful", image_name, FLAVOURS[first_flavour])
     project.env["ENVIRONMENT"] = "production"
     urls = project.path / "site" / "config" / "urls.py"
     urls.write_text(urls.read_text() + SLOW_VIEW)

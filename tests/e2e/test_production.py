@@ -10,10 +10,11 @@ import re
 
 import pytest
 
+from .harness import COUNT_ENTRIES
+
 pytestmark = pytest.mark.e2e
 
 PROJECT_ENV = {"ENVIRONMENT": "production"}
-COUNT_ENTRIES = "from guestbook.models import Entry; print(Entry.objects.count())"
 ADD_ENTRY = "from guestbook.models import Entry; Entry.objects.create(text='{}'); print('added')"
 # The deploy checks that only make sense once visitors come over HTTPS.
 HTTPS_WARNINGS = {"security.W004", "security.W008", "security.W012", "security.W016"}

@@ -81,12 +81,6 @@ def row_counts(project: Project) -> dict[str, int]:
     return {table: int(rows) for table, rows in (line.rsplit(None, 1) for line in lines)}
 
 
-def service_container(project: Project, service: str) -> str:
-    ids = project._ids("ps", "-aq", "--filter", f"label=com.docker.compose.service={service}")
-    assert len(ids) == 1, f"expected one {service} container, found {ids}"
-    return ids[0]
-
-
 def crash(project: Project, container: str) -> None:
     """SIGKILL to the container's main process from outside, as the kernel's OOM killer would send it.
 
