@@ -43,9 +43,9 @@ def build(c, no_cache=False, pull=False):
 def up(c, build=False, wait=True, scale="1"):
     """Start the site in the background, migrated, and print its URL."""
     s = open_stack(c, ROOT)
+    s.check_port_free(scale)
     if build or not s.image_exists():
         s.build()
-    s.check_port_free()
     s.up(scale)
     if wait:
         s.wait_until_healthy()

@@ -90,14 +90,18 @@ class Stack:
     def up(self, scale: str = "1") -> Result:
         """`compose up` in the background; N web containers (`--scale N` or `web=N`) get N ports from WEB_PORT on."""
         up = ("up", "--detach", "--no-build", "--remove-orphans")
-        count = _web_scale(scale)
-        if count == 1:
+        ports = self.web_ports(scale)
+        if len(ports) == 1:
             return self.compose(*up)
-        port = self.settings.web_port
-        if port + count - 1 > 65535:
-            raise StackError(f"--scale {count} needs ports {port} to {port + count - 1}: lower WEB_PORT in .env")
         # Docker gives each replica a free port of the range, so they never clash.
-        return self.compose(*up, "--scale", f"{WEB}={count}", env={"WEB_PORT": f"{port}-{port + count - 1}"})
+        return self.compose(*up, "--scale", f"{WEB}={len(ports)}", env={"WEB_PORT": f"{ports[0]}-{ports[-1]}"})
+
+    def web_ports(self, scale: str = "1") -> range:
+        """The host ports N web containers (`--scale N` or `web=N`) are published on: N from WEB_PORT on."""
+        count, first = _web_scale(scale), self.settings.web_port
+        if first + count - 1 > 65535:
+            raise StackError(f"--scale {count} needs ports {first} to {first + count - 1}: lower WEB_PORT in .env")
+        return range(first, first + count)
 
     def build(self, *, no_cache: bool = False, pull: bool = False) -> None:
         argv = build_args(self.settings, self.engine, no_cache=no_cache, pull=pull)
@@ -211,12 +215,17 @@ class Stack:
 
     # ---- checks and waits ----
 
-    def check_port_free(self) -> None:
+    def check_port_free(self, scale: str = "1") -> None:
         """Say which port is taken before Compose fails with a long message (skipped for a remote engine)."""
+        ports = self.web_ports(scale)
         # Our own web container, even a crashing one, holds the port: that is not "another program".
         if self.dry or not self.engine_is_local() or self.container_id(WEB):
             return
-        bind, port = self.settings.web_bind, self.settings.web_port
+        for port in ports:
+            self._check_port(self.settings.web_bind, port)
+
+    @staticmethod
+    def _check_port(bind: str, port: int) -> None:
         try:
             family = socket.AF_INET6 if ":" in bind else socket.AF_INET
             with socket.socket(family, socket.SOCK_STREAM) as probe:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+import random
 import shlex
 import shutil
 import socket
@@ -69,10 +70,31 @@ def compose_flavours() -> dict[str, str]:
     return flavours
 
 
-def free_port() -> int:
+# Ports a run publishes: SPAN free ones in a row (`inv up --scale 3` takes three), chosen
+# below the kernel's ephemeral range, where no outgoing connection can take one meanwhile.
+SPAN = 3
+
+
+def free_port(span: int = SPAN) -> int:
+    """The first of `span` consecutive ports that are free on 127.0.0.1."""
+    try:
+        ephemeral_low = int(Path("/proc/sys/net/ipv4/ip_local_port_range").read_text().split()[0])
+    except (OSError, ValueError, IndexError):
+        ephemeral_low = 32768
+    low = max(1024, ephemeral_low - 12000)
+    for first in random.sample(range(low, ephemeral_low - span, span), 200):
+        if all(_bindable(port) for port in range(first, first + span)):
+            return first
+    raise RuntimeError(f"no {span} free ports in a row on 127.0.0.1 between {low} and {ephemeral_low}")
+
+
+def _bindable(port: int) -> bool:
     with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return probe.getsockname()[1]
+        try:
+            probe.bind(("127.0.0.1", port))
+        except OSError:
+            return False
+        return True
 
 
 

@@ -140,7 +140,8 @@ UP = ["up", "--detach", "--no-build", "--remove-orphans"]
 def test_up_builds_a_missing_image_then_starts_and_waits(h, C, BUILD, capsys):
     assert h.run(tasks.up, WEB_UP, HEALTHY) == [BUILD, [*C, *UP]]
     order = [argv[:3] for argv, _ in calls(h.c)]
-    assert order[:2] == [["docker", "image", "inspect"], BUILD[:3]]
+    # The port is checked before a build that may take minutes, then the image.
+    assert order[:3] == [["docker", "ps", "--all"], ["docker", "image", "inspect"], BUILD[:3]]
     assert order[-1] == ["docker", "inspect", "--format"]
     port = h.settings.web_port
     assert f"The site is up at http://127.0.0.1:{port}/" in capsys.readouterr().out
