@@ -32,12 +32,14 @@ ENV PATH=/opt/venv/bin:$PATH \
     PYTHONDONTWRITEBYTECODE=1 \
     DJANGO_SETTINGS_MODULE=config.settings
 # sqlite3 is the program behind `manage.py dbshell` for the default database.
+# Its package lists and apt's caches go in the same layer: not every base cleans them.
 # Unpinned on purpose: the base image is a build arg, so the version to pin depends
 # on its Debian release, whose security updates are the ones worth having.
 # hadolint ignore=DL3008
 RUN apt-get update \
     && DEBIAN_FRONTEND=noninteractive apt-get install --yes --no-install-recommends sqlite3 \
-    && rm -rf /var/lib/apt/lists/*
+    && apt-get clean \
+    && rm -rf /var/lib/apt/lists/* /var/cache/apt/*.bin
 # A fixed, unprivileged user. /data is where the named volume with the database is
 # mounted: setgid and group-writable, so development (run as you, in this group)
 # and production (run as app) can both write the database.

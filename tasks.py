@@ -175,6 +175,28 @@ def test(c, site=False, quick=False, k=""):
     run_on_host(c, [sys.executable, "-m", "pytest", *(["-m", "not e2e"] if quick else []), *selection, *words])
 
 
+# ---- benchmark ----
+
+
+@task(help={
+    "repeat": "Repetitions of every measurement; the table shows the median (min-max).",
+    "duration": "Seconds of load per URL and server.",
+    "connections": "Open connections during the load.",
+    "servers": "Production servers to measure, comma-separated (default: granian,gunicorn-gthread,gunicorn-sync).",
+    "output": "Directory for bench.md and bench.json.",
+})
+def bench(c, repeat=3, duration=15, connections=32, servers="", output="bench-results"):
+    """Measure this stack against the tutorial Dockerfile, side by side; print and save the table."""
+    # Imported here, so that `inv --list` does not pay for the benchmark's imports.
+    from bench import compare
+
+    options = compare.Options(repeat=repeat, duration=duration, connections=connections,
+                              servers=compare.parse_servers(servers))
+    compare.check_options(options)
+    s = open_stack(c, ROOT)
+    compare.run(ROOT, s.settings, s.engine, options, ROOT / output)
+
+
 # ---- backups: inv db.backup, db.restore, db.list, db.counts ----
 
 # An explicit namespace, to hold the db.* tasks below: every task defined above, then `db`.

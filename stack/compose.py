@@ -9,6 +9,8 @@ from .engine import Engine
 from .settings import Settings
 
 WEB = "web"
+# Where the server listens inside the web container (docker-compose.yml publishes it).
+CONTAINER_PORT = "8000/tcp"
 EMPTY_ENV_FILE = Path(__file__).with_name("compose.env")
 
 

@@ -164,16 +164,20 @@ WSGI_APPLICATION = "config.wsgi.application"
 # Database
 # https://docs.djangoproject.com/en/5.2/ref/settings/#databases
 
+# In production each server thread keeps its connection for a minute instead of
+# opening one per request (for SQLite too: every new connection runs the PRAGMAs
+# below and registers Django's SQL functions), and checks it before reusing it.
+# runserver starts a thread per request, so there it would only leak connections.
 DATABASES = {
     "default": dj_database_url.parse(
-        DATABASE_URL, conn_max_age=60, conn_health_checks=True
+        DATABASE_URL,
+        conn_max_age=0 if ENVIRONMENT == "development" else 60,
+        conn_health_checks=True,
     ),
 }
 
 if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
-    # Opening a SQLite file is cheap, so keeping connections around buys nothing.
-    DATABASES["default"]["CONN_MAX_AGE"] = 0
-    # Several gunicorn workers share one file. WAL lets readers and a writer
+    # Several server processes share one file. WAL lets readers and a writer
     # work at the same time; IMMEDIATE takes the write lock when a transaction
     # starts, so a busy database makes writers wait (up to the timeout, in
     # seconds) instead of failing halfway with "database is locked".

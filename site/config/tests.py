@@ -11,14 +11,16 @@ PROJECT_DIR = Path(__file__).resolve().parent.parent
 GOOD_KEY = "a-real-key-" + "x7Yq" * 12
 
 
-def import_settings(**variables):
-    """Import config.settings in a fresh interpreter with only these variables set; return the process."""
-    code = (
-        "import json, config.settings as s; "
-        "print(json.dumps([s.ENVIRONMENT, s.DEBUG, s.SECRET_KEY, s.SESSION_COOKIE_SECURE, "
-        "s.CSRF_COOKIE_SECURE, s.SECURE_SSL_REDIRECT, s.SECURE_HSTS_SECONDS, "
-        "getattr(s, 'SECURE_PROXY_SSL_HEADER', None)]))"
-    )
+MODE_SETTINGS = (
+    "print(json.dumps([s.ENVIRONMENT, s.DEBUG, s.SECRET_KEY, s.SESSION_COOKIE_SECURE, "
+    "s.CSRF_COOKIE_SECURE, s.SECURE_SSL_REDIRECT, s.SECURE_HSTS_SECONDS, "
+    "getattr(s, 'SECURE_PROXY_SSL_HEADER', None)]))"
+)
+
+
+def import_settings(show=MODE_SETTINGS, **variables):
+    """Import config.settings as `s` in a fresh interpreter with only these variables set, run `show`."""
+    code = "import json, config.settings as s; " + show
     environment = {"PATH": os.environ.get("PATH", ""), **variables}
     return subprocess.run(
         [sys.executable, "-c", code], cwd=PROJECT_DIR, env=environment, capture_output=True, text=True
@@ -61,3 +63,19 @@ class ModeTests(SimpleTestCase):
         process = import_settings(SECRET_KEY=GOOD_KEY, SECURE_HSTS_SECONDS="60", CSRF_COOKIE_SECURE="yes")
         self.assertEqual(process.returncode, 0, process.stderr)
         self.assertIn('false, true, false, 60, null]', process.stdout)
+
+
+class ConnectionTests(SimpleTestCase):
+    def connection_settings(self, **variables):
+        show = "d = s.DATABASES['default']; print(d['CONN_MAX_AGE'], d['CONN_HEALTH_CHECKS'])"
+        process = import_settings(show, **variables)
+        self.assertEqual(process.returncode, 0, process.stderr)
+        return process.stdout.split()
+
+    def test_production_keeps_connections_and_checks_them_before_reuse(self):
+        for url in ["sqlite:////data/db.sqlite3", "postgres://u:p@db:5432/site"]:
+            with self.subTest(url=url):
+                self.assertEqual(self.connection_settings(SECRET_KEY=GOOD_KEY, DATABASE_URL=url), ["60", "True"])
+
+    def test_development_opens_one_per_request_as_runserver_needs(self):
+        self.assertEqual(self.connection_settings(ENVIRONMENT="development"), ["0", "True"])

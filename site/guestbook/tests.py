@@ -168,6 +168,20 @@ class HealthCheckTests(TestCase):
         self.assertEqual(response.status_code, 404)
 
 
+class RobotsTxtTests(TestCase):
+    def test_keeps_crawlers_out_of_the_admin_without_a_query(self):
+        with self.assertNumQueries(0):
+            response = self.client.get("/robots.txt")
+        self.assertEqual(response.status_code, 200)
+        self.assertEqual(response["Content-Type"], "text/plain; charset=utf-8")
+        self.assertIn(b"Disallow: /admin/", response.content)
+
+    def test_post_is_refused(self):
+        with self.assertLogs("django.request", "WARNING"):
+            response = self.client.post("/robots.txt")
+        self.assertEqual(response.status_code, 405)
+
+
 @PLAIN_STATIC
 class AdminTests(TestCase):
     def test_login_page_renders(self):

@@ -4,4 +4,5 @@ from . import views
 
 urlpatterns = [
     path("", views.index, name="index"),
+    path("robots.txt", views.robots_txt, name="robots_txt"),
 ]

@@ -1,5 +1,5 @@
 from django import forms
-from django.http import HttpResponseRedirect
+from django.http import HttpResponse, HttpResponseRedirect
 from django.shortcuts import render
 from django.urls import reverse
 from django.views.decorators.http import require_http_methods
@@ -40,3 +40,12 @@ def index(request):
         "entries": Entry.objects.all()[:LATEST_COUNT],
     }
     return render(request, "guestbook/index.html", context, status=status)
+
+
+# Crawlers may read the guestbook but have no business in the admin.
+ROBOTS_TXT = "User-agent: *\nDisallow: /admin/\n"
+
+
+@require_http_methods(["GET", "HEAD"])
+def robots_txt(request):
+    return HttpResponse(ROBOTS_TXT, content_type="text/plain; charset=utf-8")

@@ -16,7 +16,7 @@ from tests.e2e.harness import NOT_IN_A_CLONE
 
 REPO = Path(__file__).resolve().parents[2]
 TASKS = ["build", "up", "down", "restart", "ps", "logs", "manage", "migrate", "makemigrations",
-         "shell", "dbshell", "createsuperuser", "exec", "test", "db.backup", "db.restore", "db.list", "db.counts"]
+         "shell", "dbshell", "createsuperuser", "exec", "test", "bench", "db.backup", "db.restore", "db.list", "db.counts"]
 
 
 @pytest.fixture
@@ -143,3 +143,14 @@ def test_db_list_needs_no_docker_and_names_each_backups_engine(clone):
     result = inv(clone, "db.list", DOCKER="/nonexistent/docker")
     assert result.returncode == 0, result.stderr
     assert result.stdout.startswith("backups/a.pgdump  PostgreSQL  105 bytes  ")
+
+
+@pytest.mark.parametrize("args, fragments", [
+    (["--servers", "nginx"], ("'nginx'", "granian")),
+    (["--repeat", "0"], ("--repeat must be at least 1",)),
+    (["--duration", "5"], ("/nonexistent/wrk", "apt-get install wrk")),
+])
+def test_bench_options_are_checked_before_anything_runs(clone, args, fragments):
+    wrk = "/nonexistent/wrk" if args[0] == "--duration" else "wrk"
+    assert_one_line_error(inv(clone, "bench", *args, DOCKER="/nonexistent/docker", WRK=wrk), *fragments)
+    assert not (clone / ".env").exists()

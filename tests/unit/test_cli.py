@@ -20,7 +20,7 @@ from .conftest import REPO
 
 TASK_NAMES = {
     "build", "up", "down", "restart", "ps", "logs", "manage", "migrate",
-    "makemigrations", "shell", "dbshell", "createsuperuser", "exec", "test",
+    "makemigrations", "shell", "dbshell", "createsuperuser", "exec", "test", "bench",
     "db.backup", "db.restore", "db.list", "db.counts",
 }
 _fresh = itertools.count()

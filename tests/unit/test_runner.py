@@ -4,11 +4,13 @@ from __future__ import annotations
 
 import builtins
 import dataclasses
+import http.server
 import io
 import os
 import shlex
 import socket
 import sys
+import threading
 
 import pytest
 from invoke import Result
@@ -27,6 +29,7 @@ from .conftest import (
     WEB_RUNNING,
     WEB_UP,
     calls,
+    free_port,
     mock_context,
     ran,
     shown,
@@ -181,8 +184,46 @@ def test_wait_returns_once_the_healthcheck_passes(settings, engine, clock):
     s.wait_until_healthy()
     inspects = [argv for argv, _ in calls(s.c) if argv[:2] == ["docker", "inspect"]]
     assert len(inspects) == 3 and all(argv[-1] == "c0ffee" for argv in inspects)
-    assert clock.sleeps == [0.5]
+    assert clock.sleeps == [0.2]
     assert not ran(s.c, "logs")
+
+
+@pytest.fixture
+def healthz_server():
+    """A server on 127.0.0.1 that answers /healthz with 200, as a published web container would."""
+
+    class Healthz(http.server.BaseHTTPRequestHandler):
+        def do_GET(self):
+            self.send_response(200 if self.path == "/healthz" else 404)
+            self.end_headers()
+
+        def log_message(self, *args):
+            pass
+
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Healthz)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    yield server.server_address[1]
+    server.shutdown()
+    server.server_close()
+
+
+def test_wait_ends_when_the_published_port_answers_before_the_engine_probes(settings, engine, clock, healthz_server):
+    published = (r"docker port c0ffee 8000/tcp", Result(f"127.0.0.1:{healthz_server}\n"))
+    s = stack(settings, engine, WEB_UP, published, (CONTAINER_STATE, Result("running 0 starting")))
+    s.wait_until_healthy()
+    assert clock.sleeps == []
+    assert ran(s.c, "docker", "port", "c0ffee", "8000/tcp")
+
+
+def test_wait_keeps_to_the_engine_probe_when_nothing_answers_on_the_port(settings, engine, clock):
+    port = free_port()
+    published = (r"docker port c0ffee 8000/tcp", Result(f"127.0.0.1:{port}\n"))
+    states = [Result("running 0 starting"), Result("running 0 starting"), Result("running 0 healthy")]
+    s = stack(settings, engine, WEB_UP, published, (CONTAINER_STATE, states))
+    s.wait_until_healthy()
+    assert clock.sleeps == [0.2]
+    # The published port is looked up once, not on every round.
+    assert sum(argv[:2] == ["docker", "port"] for argv, _ in calls(s.c)) == 1
 
 
 def test_wait_waits_for_every_web_container(settings, engine, clock):
@@ -193,7 +234,7 @@ def test_wait_waits_for_every_web_container(settings, engine, clock):
     inspected = [argv[-1] for argv, _ in calls(s.c) if argv[:2] == ["docker", "inspect"]]
     # The restart counts of both first, then each until healthy: bbb was still starting once.
     assert inspected == ["aaa", "bbb", "aaa", "bbb", "bbb"]
-    assert clock.sleeps == [0.5]
+    assert clock.sleeps == [0.2]
 
 
 def test_wait_accepts_a_container_without_healthcheck(settings, engine, clock):
