@@ -2,10 +2,10 @@
 
 `serve` (the image's default command) waits for the database, applies migrations
 under a lock so that only one container runs them at a time, then replaces itself
-with the server: gunicorn in production, runserver (reloading on every edit) with
-ENVIRONMENT=development. The site never answers before its tables exist, and the
-server is PID 1, so SIGTERM reaches it directly and a stop takes a moment, not
-ten seconds.
+with the server: the one WEB_SERVER names in production (granian, gunicorn-gthread
+or gunicorn-sync), runserver (reloading on every edit) with ENVIRONMENT=development.
+The site never answers before its tables exist, and the server is PID 1, so SIGTERM
+reaches it directly and a stop takes a moment, not ten seconds.
 
 Any other command (`python manage.py shell`, `bash`, ...) is executed as given.
 """
@@ -20,6 +20,16 @@ PORT = os.environ.get("PORT") or "8000"
 DATABASE_WAIT_SECONDS = float(os.environ.get("DATABASE_WAIT_SECONDS") or "60")
 # Any fixed number will do: it names the lock, shared by every container of the site.
 MIGRATION_LOCK_ID = 0x6D696772
+# The production server when WEB_SERVER is empty: the fastest in the benchmark (`inv bench`).
+DEFAULT_WEB_SERVER = "granian"
+# More workers than this would cost a big host memory for little more speed.
+MAX_WORKERS = 12
+# Enough threads per worker to overlap database waits; more would only queue on the GIL.
+# 12 workers x 4 also stays below PostgreSQL's default 100 connections.
+DEFAULT_THREADS = 4
+# Seconds the requests in flight get after SIGTERM: below Compose's stop_grace_period
+# (10 s), so they finish before the engine sends SIGKILL.
+GRACEFUL_TIMEOUT = os.environ.get("GRACEFUL_TIMEOUT") or "8"
 
 
 def log(message):
@@ -103,34 +113,82 @@ def share_database_directory():
                 os.chmod(path, status.st_mode | extra)
 
 
-def default_workers():
-    """gunicorn's rule of thumb, two per CPU plus one, capped so a big host does not run out of memory."""
-    cpus = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else (os.cpu_count() or 1)
-    return min(2 * cpus + 1, 12)
+def cpu_count():
+    """The CPUs this container may run on, which a cpuset can make fewer than the host has."""
+    return len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else (os.cpu_count() or 1)
 
 
-def gunicorn_command():
+def wsgi_target():
     from django.conf import settings
 
-    # WSGI_APPLICATION is "package.module.attribute"; gunicorn wants "package.module:attribute".
+    # WSGI_APPLICATION is "package.module.attribute"; the servers want "package.module:attribute".
     module, _, attribute = settings.WSGI_APPLICATION.rpartition(".")
-    workers = os.environ.get("WEB_CONCURRENCY", "").strip() or str(default_workers())
-    # gunicorn would also read WEB_CONCURRENCY itself, and fail on an empty one.
-    os.environ.pop("WEB_CONCURRENCY", None)
+    return f"{module}:{attribute}"
+
+
+def worker_count(environ, default):
+    return environ.get("WEB_CONCURRENCY", "").strip() or str(min(default, MAX_WORKERS))
+
+
+def thread_count(environ):
+    return environ.get("WEB_THREADS", "").strip() or str(DEFAULT_THREADS)
+
+
+def granian_command(app, environ):
     return [
-        "gunicorn",
-        f"{module}:{attribute}",
+        "granian", "--interface", "wsgi", app,
+        "--host", "0.0.0.0",
+        "--port", PORT,
+        # One per CPU, as granian's documentation advises: its Rust threads handle the
+        # connections, so it needs fewer processes than gunicorn for the same load.
+        "--workers", worker_count(environ, cpu_count()),
+        "--blocking-threads", thread_count(environ),
+        # Off by default in granian; the logs are the only record of requests.
+        "--access-log",
+        # Without it, a stop waits for the slowest request however long it takes.
+        "--workers-kill-timeout", GRACEFUL_TIMEOUT,
+        # gunicorn replaces a worker that died (killed for memory, say); granian only on request.
+        "--respawn-failed-workers",
+    ]
+
+
+def gunicorn_command(app, environ, worker_options):
+    return [
+        "gunicorn", app,
         "--bind", f"0.0.0.0:{PORT}",
-        "--workers", workers,
-        "--worker-class", "gthread",
-        "--threads", os.environ.get("GUNICORN_THREADS") or "4",
+        # gunicorn's rule of thumb, two per CPU plus one.
+        "--workers", worker_count(environ, 2 * cpu_count() + 1),
+        *worker_options,
         "--access-logfile", "-",
         "--error-logfile", "-",
-        # Below Compose's stop_grace_period, so in-flight requests finish before a SIGKILL.
-        "--graceful-timeout", os.environ.get("GUNICORN_GRACEFUL_TIMEOUT") or "8",
+        "--graceful-timeout", GRACEFUL_TIMEOUT,
         # Its default place is under $HOME, which the read-only root filesystem keeps unwritable.
         "--no-control-socket",
     ]
+
+
+def gunicorn_gthread_command(app, environ):
+    return gunicorn_command(app, environ, ["--worker-class", "gthread", "--threads", thread_count(environ)])
+
+
+def gunicorn_sync_command(app, environ):
+    # No --threads: with more than one, gunicorn quietly switches to gthread workers.
+    return gunicorn_command(app, environ, ["--worker-class", "sync"])
+
+
+SERVERS = {
+    "granian": granian_command,
+    "gunicorn-gthread": gunicorn_gthread_command,
+    "gunicorn-sync": gunicorn_sync_command,
+}
+
+
+def production_command(app, environ):
+    """The command line of the server WEB_SERVER names, serving the WSGI callable `app`."""
+    name = environ.get("WEB_SERVER", "").strip().lower() or DEFAULT_WEB_SERVER
+    if name not in SERVERS:
+        sys.exit(f"entrypoint: WEB_SERVER must be one of {', '.join(SERVERS)}, got {name!r}")
+    return SERVERS[name](app, environ)
 
 
 def runserver_command():
@@ -139,14 +197,17 @@ def runserver_command():
 
 def serve():
     setup_django()
+    development = os.environ.get("ENVIRONMENT") == "development"
+    # Chosen first, so a wrong WEB_SERVER stops the container before it touches the database.
+    command = runserver_command() if development else production_command(wsgi_target(), os.environ)
     wait_for_database(DATABASE_WAIT_SECONDS)
     share_database_directory()
     migrate()
     from django.db import connections
 
     connections.close_all()
-    development = os.environ.get("ENVIRONMENT") == "development"
-    command = runserver_command() if development else gunicorn_command()
+    # gunicorn would also read WEB_CONCURRENCY itself, and fail on an empty one.
+    os.environ.pop("WEB_CONCURRENCY", None)
     log("starting " + " ".join(command))
     os.execvp(command[0], command)
 

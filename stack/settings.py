@@ -202,6 +202,10 @@ def load_settings(root: Path, environ: Mapping[str, str] | None = None) -> Setti
         boolean(name, False)
     number("SECURE_HSTS_SECONDS", 0, 0, 10 * 365 * 24 * 3600)
     number("WEB_CONCURRENCY", 0, 1, 64)
+    number("WEB_THREADS", 0, 1, 64)
+    web_server = values.get("WEB_SERVER", "").strip().lower()
+    if web_server and web_server not in WEB_SERVERS:
+        raise fail("WEB_SERVER", f"must be one of {', '.join(WEB_SERVERS)}, got {values['WEB_SERVER']!r}")
     mode = values.get("ENVIRONMENT", "").strip().lower() or DEVELOPMENT
     if mode not in (DEVELOPMENT, PRODUCTION):
         raise fail("ENVIRONMENT", f"must be development or production, got {values['ENVIRONMENT']!r}")
@@ -234,6 +238,7 @@ def load_settings(root: Path, environ: Mapping[str, str] | None = None) -> Setti
         DJANGO_PROJECT_DIR=project_dir_raw,
         ENVIRONMENT=mode,
         DEBUG="true" if debug else "false",
+        WEB_SERVER=web_server,
         # Development runs as you, so files it writes into your working tree are yours.
         HOST_UID=str(os.getuid()) if hasattr(os, "getuid") else "10001",
         HOST_GID=str(os.getgid()) if hasattr(os, "getgid") else "10001",
@@ -260,6 +265,8 @@ def load_settings(root: Path, environ: Mapping[str, str] | None = None) -> Setti
 
 
 DATABASES = ("sqlite", "postgres")
+# The production servers docker/entrypoint.py can start; empty WEB_SERVER means its default.
+WEB_SERVERS = ("granian", "gunicorn-gthread", "gunicorn-sync")
 POSTGRES_COMPOSE_FILE = "compose/postgres.yml"
 POSTGRES_DEFAULT_IMAGE = "postgres:17"
 _POSTGRES_NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_]{0,62}$")

@@ -79,6 +79,8 @@ def test_a_malformed_env_line_names_file_and_line_and_keeps_the_file(clone):
     ("COMPOSE_PROJECT_NAME", "Not Valid!", "COMPOSE_PROJECT_NAME"),
     ("DJANGO_PROJECT_DIR", "../elsewhere", "DJANGO_PROJECT_DIR"),
     ("DATABASE", "mysql", "DATABASE"),
+    ("WEB_SERVER", "uwsgi", "must be one of granian, gunicorn-gthread, gunicorn-sync"),
+    ("WEB_THREADS", "many", "WEB_THREADS"),
 ])
 def test_a_bad_value_in_env_names_the_variable_and_line(clone, name, value, fragment):
     (clone / ".env").write_text(f"SECRET_KEY=abc\n{name}={value}\n")

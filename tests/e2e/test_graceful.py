@@ -1,19 +1,38 @@
-"""A stop drains the requests in flight: production mode, `inv down` in the middle of a slow request.
+"""Each production server WEB_SERVER can pick, on a real engine: `inv up` returns once the
+healthcheck says healthy, with the server as PID 1; `/` answers 200; a request makes one
+access-log line; and `inv down` in the middle of a slow request drains it.
 
 The working copy gets a view that takes one second (the bundled site has none, on
-purpose), so this module builds its own image from it, through `inv up`.
+purpose), so this module builds its own image from it, once. Each server then gets one
+stack, shared by its tests in file order; the last one takes it down.
 """
 
 import subprocess
 import threading
 import time
 import urllib.request
+import uuid
 
 import pytest
+
+from stack.settings import WEB_SERVERS
 
 from .harness import DOCKER, FLAVOURS, RUN_ID, docker, make_project
 
 pytestmark = pytest.mark.e2e
+
+# What each server logs when SIGTERM reaches it.
+STOP_LINE = {
+    "granian": "Shutting down granian",
+    "gunicorn-gthread": "Handling signal: term",
+    "gunicorn-sync": "Handling signal: term",
+}
+# What PID 1's command line holds for each.
+PID_1 = {
+    "granian": ["granian", "--interface", "wsgi"],
+    "gunicorn-gthread": ["gunicorn", "--worker-class", "gthread"],
+    "gunicorn-sync": ["gunicorn", "--worker-class", "sync"],
+}
 
 SLOW_VIEW = '''
 
@@ -32,24 +51,76 @@ urlpatterns.insert(0, path("slow/", _slow))
 
 
 @pytest.fixture(scope="module")
-def slow_site(first_flavour, tmp_path_factory):
+def slow_copy(first_flavour, tmp_path_factory):
+    """A working copy in production mode with the slow view, and its image, built once for every server."""
     image_name = f"e2e-{RUN_ID}-slow"
     project = make_project(tmp_path_factory, "graceful", image_name, FLAVOURS[first_flavour])
     project.env["ENVIRONMENT"] = "production"
     urls = project.path / "site" / "config" / "urls.py"
     urls.write_text(urls.read_text() + SLOW_VIEW)
     try:
-        project.inv("up")
+        project.inv("build")
         yield project
     finally:
         project.remove_everything()
         docker("image", "rm", "-f", f"{image_name}:e2e", check=False)
 
 
+@pytest.fixture(scope="module", params=WEB_SERVERS)
+def slow_site(slow_copy, request):
+    """The stack up with one server; removed before the next server's starts."""
+    slow_copy.env["WEB_SERVER"] = request.param
+    try:
+        started = time.monotonic()
+        slow_copy.inv("up")
+        slow_copy.up_seconds = time.monotonic() - started
+        yield slow_copy
+    finally:
+        slow_copy.remove_everything()
+
+
+def server(site) -> str:
+    return site.env["WEB_SERVER"]
+
+
+def web_logs(site) -> str:
+    logs = site.inv("logs", "web")
+    return logs.stdout + logs.stderr
+
+
 def moment(log_line: str) -> str:
     """The line's timestamp, comparable as text: Docker trims trailing zeros of the nanoseconds."""
     seconds, _, fraction = log_line.split()[0].rstrip("Z").partition(".")
     return f"{seconds}.{fraction:0<9}"
+
+
+def test_up_returns_once_healthy_with_the_server_as_pid_1(slow_site, report):
+    report(f"inv up returned healthy after {slow_site.up_seconds:.1f} s")
+    state = slow_site.inspect(slow_site.container_id())["State"]
+    assert state["Health"]["Status"] == "healthy"
+    command = slow_site.inv("exec", "--", "python", "-c", "print(open('/proc/1/cmdline').read().replace(chr(0), ' '))")
+    words = command.stdout.strip().splitlines()[-1].split()
+    program, *options = PID_1[server(slow_site)]
+    # The interpreter runs the server's script: no shell and no entrypoint left in between.
+    assert words[1].endswith(f"/{program}")
+    assert " ".join(options) in " ".join(words)
+    assert "Read-only file system" not in web_logs(slow_site)
+
+
+def test_the_home_page_answers_200(slow_site):
+    assert slow_site.get("/")[0] == 200
+
+
+def test_a_request_makes_one_access_log_line(slow_site):
+    path = f"/access-log-{uuid.uuid4().hex}/"
+    assert slow_site.get(path)[0] == 404
+    deadline = time.monotonic() + 10
+    while True:
+        lines = [line for line in web_logs(slow_site).splitlines() if f'"GET {path} HTTP/1.1" 404' in line]
+        if lines or time.monotonic() > deadline:
+            break
+        time.sleep(0.5)
+    assert len(lines) == 1, f"expected one access-log line for {path}, found {lines}"
 
 
 def test_a_request_in_flight_when_down_starts_completes_with_200(slow_site, report):
@@ -79,7 +150,7 @@ def test_a_request_in_flight_when_down_starts_completes_with_200(slow_site, repo
     report(f"request answered {outcome.get('answer')} after {outcome.get('seconds', 0):.2f} s; "
            f"inv down took {down_seconds:.2f} s")
     assert outcome["answer"] == (200, "finished")
-    signal_at = next(moment(line) for line in log_lines if "Handling signal: term" in line)
+    signal_at = next(moment(line) for line in log_lines if STOP_LINE[server(slow_site)] in line)
     answer_at = next(moment(line) for line in log_lines if '"GET /slow/ ' in line)
     assert signal_at < answer_at, "the request had finished before the stop began: nothing was drained"
     assert slow_site.containers() == []

@@ -1,5 +1,5 @@
-"""ENVIRONMENT=production on a real engine: gunicorn, DEBUG off, a hardened container, and
-settings that refuse to start unsafe.
+"""ENVIRONMENT=production on a real engine: the default server, DEBUG off, a hardened container,
+and settings that refuse to start unsafe.
 
 The tests share one stack and run in file order.
 """
@@ -38,14 +38,14 @@ def test_debug_is_refused_in_production_before_anything_starts(project):
     assert project.containers() == []
 
 
-def test_up_serves_the_site_with_gunicorn_and_debug_off(project):
+def test_up_serves_the_site_with_granian_by_default_and_debug_off(project):
     project.inv("up")
     assert project.get("/")[0] == 200
     status, body = project.get("/no-such-page/")
     assert status == 404 and "URLconf" not in body, "a 404 must not show Django's debug page"
     command = project.inv("exec", "--", "python", "-c", "print(open('/proc/1/cmdline').read().split(chr(0))[:2])")
-    assert "gunicorn" in command.stdout
-    workers = min(2 * len(os.sched_getaffinity(0)) + 1, 12)
+    assert "granian" in command.stdout
+    workers = min(len(os.sched_getaffinity(0)), 12)
     assert f"--workers {workers}" in project.inv("logs", "web").stdout + project.inv("logs", "web").stderr
 
 

@@ -463,12 +463,40 @@ def test_a_generated_env_is_fit_for_production(project_root):
 
 @pytest.mark.parametrize(
     "line",
-    ["HTTPS=maybe", "SESSION_COOKIE_SECURE=2", "SECURE_HSTS_PRELOAD=si", "SECURE_HSTS_SECONDS=1y", "WEB_CONCURRENCY=0"],
+    ["HTTPS=maybe", "SESSION_COOKIE_SECURE=2", "SECURE_HSTS_PRELOAD=si", "SECURE_HSTS_SECONDS=1y", "WEB_CONCURRENCY=0",
+     "WEB_THREADS=four", "WEB_THREADS=0", "WEB_SERVER=uwsgi"],
 )
 def test_django_security_and_worker_settings_are_checked_before_anything_starts(project_root, line):
     write(project_root, line + "\n")
     name = line.partition("=")[0]
     assert f".env line 1: {name} must be" in fails(project_root).message
+
+
+# ---- WEB_SERVER ----
+
+
+def test_an_unknown_web_server_gets_one_line_naming_the_choices(project_root):
+    write(project_root, "ENVIRONMENT=production\nWEB_SERVER=gunicorn\n")
+    message = fails(project_root).message
+    assert message == "error: .env line 2: WEB_SERVER must be one of granian, gunicorn-gthread, gunicorn-sync, got 'gunicorn'"
+
+
+def test_an_unknown_web_server_from_the_environment_says_so(project_root):
+    message = fails(project_root, {"WEB_SERVER": "nginx"}).message
+    assert message.startswith("error: WEB_SERVER (set in the environment) must be one of granian,")
+
+
+def test_web_server_is_empty_by_default_so_the_image_picks_its_own(project_root):
+    assert load_settings(project_root, {}).environment["WEB_SERVER"] == ""
+
+
+@pytest.mark.parametrize("value, server", [
+    ("granian", "granian"), ("Gunicorn-Gthread", "gunicorn-gthread"), (" gunicorn-sync ", "gunicorn-sync"),
+])
+def test_each_web_server_is_accepted_and_handed_on_in_lowercase(project_root, value, server):
+    write(project_root, f"WEB_SERVER='{value}'\nWEB_THREADS=8\n")
+    environment = load_settings(project_root, {}).environment
+    assert (environment["WEB_SERVER"], environment["WEB_THREADS"]) == (server, "8")
 
 
 # ---- DATABASE ----

@@ -1,0 +1,132 @@
+"""docker/entrypoint.py's production servers: the exact command each WEB_SERVER gets."""
+
+from __future__ import annotations
+
+import importlib.util
+import re
+
+import pytest
+
+from stack.settings import WEB_SERVERS
+
+from .conftest import REPO
+
+APP = "config.wsgi:application"
+# Where each server takes WEB_THREADS (gunicorn-sync has no threads).
+THREADS_OPTION = {"granian": "--blocking-threads", "gunicorn-gthread": "--threads"}
+
+
+@pytest.fixture
+def entrypoint(monkeypatch):
+    """The entrypoint as a module, on a host with two CPUs unless a test says otherwise."""
+    for name in ("PORT", "GRACEFUL_TIMEOUT"):
+        monkeypatch.delenv(name, raising=False)
+    spec = importlib.util.spec_from_file_location("entrypoint", REPO / "docker" / "entrypoint.py")
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    monkeypatch.setattr(module, "cpu_count", lambda: 2)
+    return module
+
+
+def option(command: list[str], name: str) -> str:
+    return command[command.index(name) + 1]
+
+
+def test_granian_serves_wsgi_with_a_worker_per_cpu_and_four_threads_each(entrypoint):
+    assert entrypoint.production_command(APP, {"WEB_SERVER": "granian"}) == [
+        "granian", "--interface", "wsgi", APP,
+        "--host", "0.0.0.0",
+        "--port", "8000",
+        "--workers", "2",
+        "--blocking-threads", "4",
+        "--access-log",
+        "--workers-kill-timeout", "8",
+        "--respawn-failed-workers",
+    ]
+
+
+def test_gunicorn_gthread_runs_two_workers_per_cpu_plus_one_with_four_threads_each(entrypoint):
+    assert entrypoint.production_command(APP, {"WEB_SERVER": "gunicorn-gthread"}) == [
+        "gunicorn", APP,
+        "--bind", "0.0.0.0:8000",
+        "--workers", "5",
+        "--worker-class", "gthread",
+        "--threads", "4",
+        "--access-logfile", "-",
+        "--error-logfile", "-",
+        "--graceful-timeout", "8",
+        "--no-control-socket",
+    ]
+
+
+def test_gunicorn_sync_gets_no_threads_which_would_turn_it_into_gthread(entrypoint):
+    command = entrypoint.production_command(APP, {"WEB_SERVER": "gunicorn-sync", "WEB_THREADS": "8"})
+    assert command == [
+        "gunicorn", APP,
+        "--bind", "0.0.0.0:8000",
+        "--workers", "5",
+        "--worker-class", "sync",
+        "--access-logfile", "-",
+        "--error-logfile", "-",
+        "--graceful-timeout", "8",
+        "--no-control-socket",
+    ]
+
+
+@pytest.mark.parametrize("value", ["", "  ", None])
+def test_granian_is_the_default(entrypoint, value):
+    environ = {} if value is None else {"WEB_SERVER": value}
+    assert entrypoint.production_command(APP, environ)[0] == "granian"
+    assert entrypoint.DEFAULT_WEB_SERVER == "granian"
+
+
+def test_the_name_is_read_like_settings_reads_it(entrypoint):
+    assert entrypoint.production_command(APP, {"WEB_SERVER": " Gunicorn-Sync "})[:2] == ["gunicorn", APP]
+
+
+def test_an_unknown_server_stops_the_container_with_one_line_naming_the_choices(entrypoint):
+    with pytest.raises(SystemExit) as stopped:
+        entrypoint.production_command(APP, {"WEB_SERVER": "uwsgi"})
+    assert stopped.value.code == (
+        "entrypoint: WEB_SERVER must be one of granian, gunicorn-gthread, gunicorn-sync, got 'uwsgi'"
+    )
+
+
+def test_the_entrypoint_and_the_settings_check_know_the_same_servers(entrypoint):
+    assert tuple(entrypoint.SERVERS) == WEB_SERVERS
+
+
+@pytest.mark.parametrize("server, workers", [("granian", "64"), ("gunicorn-gthread", "3"), ("gunicorn-sync", "1")])
+def test_web_concurrency_and_web_threads_win(entrypoint, server, workers):
+    command = entrypoint.production_command(APP, {"WEB_SERVER": server, "WEB_CONCURRENCY": workers, "WEB_THREADS": "7"})
+    assert option(command, "--workers") == workers
+    if server in THREADS_OPTION:
+        assert option(command, THREADS_OPTION[server]) == "7"
+
+
+@pytest.mark.parametrize("cpus, granian, gunicorn", [(1, "1", "3"), (2, "2", "5"), (5, "5", "11"), (64, "12", "12")])
+def test_default_workers_follow_the_cpus_up_to_twelve(entrypoint, monkeypatch, cpus, granian, gunicorn):
+    monkeypatch.setattr(entrypoint, "cpu_count", lambda: cpus)
+    assert option(entrypoint.production_command(APP, {"WEB_SERVER": "granian"}), "--workers") == granian
+    for server in ("gunicorn-gthread", "gunicorn-sync"):
+        assert option(entrypoint.production_command(APP, {"WEB_SERVER": server}), "--workers") == gunicorn
+
+
+@pytest.mark.parametrize("server", WEB_SERVERS)
+def test_every_server_listens_on_port_on_every_interface(entrypoint, monkeypatch, server):
+    monkeypatch.setattr(entrypoint, "PORT", "9000")
+    text = " ".join(entrypoint.production_command(APP, {"WEB_SERVER": server}))
+    assert "--bind 0.0.0.0:9000" in text or "--host 0.0.0.0 --port 9000" in text
+
+
+def test_requests_in_flight_get_less_than_compose_waits_before_sigkill(entrypoint):
+    grace = re.search(r"stop_grace_period: (\d+)s", (REPO / "docker-compose.yml").read_text())
+    assert grace and int(entrypoint.GRACEFUL_TIMEOUT) < int(grace.group(1))
+    for server, name in (("granian", "--workers-kill-timeout"), ("gunicorn-gthread", "--graceful-timeout"),
+                         ("gunicorn-sync", "--graceful-timeout")):
+        assert option(entrypoint.production_command(APP, {"WEB_SERVER": server}), name) == entrypoint.GRACEFUL_TIMEOUT
+
+
+@pytest.mark.parametrize("name", ["WEB_SERVER", "WEB_CONCURRENCY", "WEB_THREADS"])
+def test_compose_hands_the_server_variables_to_the_container(name):
+    assert re.search(rf"^      {name}:$", (REPO / "docker-compose.yml").read_text(), re.MULTILINE)
