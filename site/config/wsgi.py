@@ -1,5 +1,5 @@
 """
-WSGI config for the guestbook site; gunicorn serves ``config.wsgi:application``.
+WSGI config for the guestbook site; the production server (WEB_SERVER) serves ``config.wsgi:application``.
 
 For more information on this file, see
 https://docs.djangoproject.com/en/5.2/howto/deployment/wsgi/
