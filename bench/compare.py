@@ -16,11 +16,9 @@ from __future__ import annotations
 
 import os
 import platform
-import random
 import re
 import shlex
 import shutil
-import socket
 import sqlite3
 import subprocess
 import sys
@@ -34,13 +32,16 @@ from pathlib import Path
 from typing import Callable
 
 from stack.errors import StackError
+from stack.engine import Engine
+from stack.settings import WEB_SERVERS, Settings
 
 from . import load
+from .ports import free_ports
 from .report import NOT_ABOVE_BASELINE, Figures, at_least_times, at_most, at_most_fraction
 
 TUTORIAL_DOCKERFILE = Path(__file__).with_name("tutorial.Dockerfile")
 # The production servers WEB_SERVER selects; the first is the image's default.
-SERVERS = ("granian", "gunicorn-gthread", "gunicorn-sync")
+SERVERS = WEB_SERVERS
 # What each URL makes the site do; the targets differ accordingly.
 PATHS = {"/": "reads the database", "/healthz": "one SELECT 1", "/robots.txt": "no query"}
 # The developer's local database in both build contexts, in MB.
@@ -95,8 +96,11 @@ def log(message: str) -> None:
 
 def run_command(argv: list[str], *, env: dict[str, str] | None = None, cwd: Path | None = None,
                 check: bool = True, timeout: float = 1800) -> subprocess.CompletedProcess[str]:
-    result = subprocess.run(argv, env=env, cwd=cwd, capture_output=True, text=True, timeout=timeout,
-                            stdin=subprocess.DEVNULL)
+    try:
+        result = subprocess.run(argv, env=env, cwd=cwd, capture_output=True, text=True, timeout=timeout,
+                                stdin=subprocess.DEVNULL)
+    except subprocess.TimeoutExpired:
+        raise BenchError(f"`{shlex.join(argv)}` did not finish within {timeout:.0f} s") from None
     if check and result.returncode != 0:
         lines = (result.stderr + result.stdout).strip().splitlines() or [f"exit status {result.returncode}"]
         raise BenchError(f"`{shlex.join(argv)}` failed: {lines[-1].strip()}")
@@ -107,18 +111,6 @@ def timed(action: Callable[[], object]) -> float:
     start = time.monotonic()
     action()
     return time.monotonic() - start
-
-
-def free_port() -> int:
-    """A free port on 127.0.0.1 below the ephemeral range, which outgoing connections take from."""
-    for port in random.sample(range(20000, 30000), 200):
-        with socket.socket() as probe:
-            try:
-                probe.bind(("127.0.0.1", port))
-            except OSError:
-                continue
-            return port
-    raise BenchError("no free port on 127.0.0.1 between 20000 and 30000")
 
 
 def first_200(url: str, started: float, timeout: float = START_TIMEOUT) -> float | None:
@@ -170,7 +162,9 @@ class MemoryPeak:
 
 
 class Bench:
-    def __init__(self, root: Path, settings, engine, options: Options) -> None:
+    """One run: the scratch copies, the images and containers it made, and the figures."""
+
+    def __init__(self, root: Path, settings: Settings, engine: Engine, options: Options) -> None:
         self.root = root
         self.settings = settings
         self.options = options
@@ -184,7 +178,8 @@ class Bench:
         self.tutorial_image = f"{self.name}-tutorial:latest"
         self.tutorial_base = settings.base_image
         self.tutorial_container = f"{self.name}-tutorial"
-        self.ours_port, self.tutorial_port = free_port(), free_port()
+        self.ours_port = free_ports()
+        self.tutorial_port = free_ports()
         self.built_images: set[str] = set()
         # What the scratch copy's `inv` gets on top of this environment: this machine's engine
         # settings from your .env, then the comparison's own project, port and mode.
@@ -486,7 +481,7 @@ def _read_lines(path: str) -> list[str]:
         return []
 
 
-def run(root: Path, settings, engine, options: Options, output: Path) -> Figures:
+def run(root: Path, settings: Settings, engine: Engine, options: Options, output: Path) -> Figures:
     """Measure, print the Markdown table, and write it and the JSON under `output`."""
     check_options(options)
     bench = Bench(root, settings, engine, options)

@@ -4,10 +4,8 @@ from __future__ import annotations
 
 import json
 import os
-import random
 import shlex
 import shutil
-import socket
 import subprocess
 import sys
 import urllib.error
@@ -17,6 +15,8 @@ from pathlib import Path
 
 import pytest
 from dotenv import dotenv_values
+
+from bench.ports import free_ports
 
 REPO = Path(__file__).resolve().parents[2]
 DOCKER = shlex.split(os.environ.get("DOCKER", "docker")) or ["docker"]
@@ -70,33 +70,8 @@ def compose_flavours() -> dict[str, str]:
     return flavours
 
 
-# Ports a run publishes: SPAN free ones in a row (`inv up --scale 3` takes three), chosen
-# below the kernel's ephemeral range, where no outgoing connection can take one meanwhile.
-SPAN = 3
-
-
-def free_port(span: int = SPAN) -> int:
-    """The first of `span` consecutive ports that are free on 127.0.0.1."""
-    try:
-        ephemeral_low = int(Path("/proc/sys/net/ipv4/ip_local_port_range").read_text().split()[0])
-    except (OSError, ValueError, IndexError):
-        ephemeral_low = 32768
-    low = max(1024, ephemeral_low - 12000)
-    for first in random.sample(range(low, ephemeral_low - span, span), 200):
-        if all(_bindable(port) for port in range(first, first + span)):
-            return first
-    raise RuntimeError(f"no {span} free ports in a row on 127.0.0.1 between {low} and {ephemeral_low}")
-
-
-def _bindable(port: int) -> bool:
-    with socket.socket() as probe:
-        try:
-            probe.bind(("127.0.0.1", port))
-        except OSError:
-            return False
-        return True
-
-
+# Ports a run publishes: three free ones in a row, for `inv up --scale 3`.
+PORT_SPAN = 3
 
 # Every engine test runs once per Compose flavour found here (v2 and/or v1).
 FLAVOURS = compose_flavours()
@@ -202,7 +177,7 @@ def plant_secrets(project: Project) -> dict[str, str]:
 def make_project(tmp_path_factory, label: str, image_name: str, compose: str = "") -> Project:
     path = tmp_path_factory.mktemp(label) / "project"
     shutil.copytree(REPO, path, ignore=NOT_IN_A_CLONE, symlinks=True)
-    return Project(path, f"e2e{RUN_ID}{label}", free_port(), image_name, compose)
+    return Project(path, f"e2e{RUN_ID}{label}", free_ports(PORT_SPAN), image_name, compose)
 
 
 def postgres_image_problem(image: str) -> str | None:

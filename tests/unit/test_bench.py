@@ -1,14 +1,11 @@
 """The benchmark's table without an engine: medians, ranges, ratios, targets, JSON, and bad options."""
 
 import json
-import re
 
 import pytest
 
 from bench import compare, report
 from bench.report import Figures
-
-from .conftest import REPO
 
 FACTS = {"cores": "2", "docker engine": "20.10.24"}
 
@@ -90,13 +87,6 @@ def test_options_below_one_are_refused(field):
     with pytest.raises(compare.BenchError) as caught:
         compare.check_options(compare.Options(**{field: 0}))
     assert f"--{field} must be at least 1" in caught.value.message
-
-
-def test_the_first_server_is_the_images_default():
-    # The table marks SERVERS[0] as the default: it must be the one the entrypoint starts.
-    entrypoint = (REPO / "docker" / "entrypoint.py").read_text()
-    default = re.search(r'^DEFAULT_WEB_SERVER = "([a-z-]+)"', entrypoint, re.MULTILINE)
-    assert default and default.group(1) == compare.SERVERS[0]
 
 
 def test_the_tutorial_dockerfile_is_the_tutorials():

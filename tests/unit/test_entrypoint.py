@@ -94,6 +94,8 @@ def test_an_unknown_server_stops_the_container_with_one_line_naming_the_choices(
 
 def test_the_entrypoint_and_the_settings_check_know_the_same_servers(entrypoint):
     assert tuple(entrypoint.SERVERS) == WEB_SERVERS
+    # `inv bench` marks the first as the default in its table.
+    assert WEB_SERVERS[0] == entrypoint.DEFAULT_WEB_SERVER
 
 
 @pytest.mark.parametrize("server, workers", [("granian", "64"), ("gunicorn-gthread", "3"), ("gunicorn-sync", "1")])
