@@ -8,6 +8,7 @@ import shlex
 import shutil
 import subprocess
 import sys
+import time
 import urllib.error
 import urllib.request
 import uuid
@@ -143,6 +144,19 @@ class Project:
 
     def inspect(self, container: str) -> dict:
         return json.loads(docker("inspect", container).stdout)[0]
+
+    def engine_health(self, within: float = 6.0) -> str:
+        """The web container's health as the engine sees it, once "healthy" or after `within` seconds.
+
+        `inv up` returns when the site answers on its port; the engine's own probe (every 2 s)
+        says "healthy" shortly after.
+        """
+        deadline = time.monotonic() + within
+        while True:
+            status = self.inspect(self.container_id())["State"]["Health"]["Status"]
+            if status == "healthy" or time.monotonic() >= deadline:
+                return status
+            time.sleep(0.2)
 
     def containers(self) -> list[str]:
         return self._ids("ps", "-aq")
