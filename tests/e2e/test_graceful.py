@@ -1,5 +1,5 @@
 """Each production server WEB_SERVER can pick, on a real engine: `inv up` returns once the
-healthcheck says healthy, with the server as PID 1; `/` answers 200; a request makes one
+site answers and the engine then says healthy, with the server as PID 1; `/` answers 200; a request makes one
 access-log line; and `inv down` in the middle of a slow request drains it.
 
 The working copy gets a view that takes one second (the bundled site has none, on
