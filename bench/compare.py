@@ -389,9 +389,9 @@ class Bench:
                                        baseline="runserver", target=target)
                 row.ours.append(ours[f"{figure} {path}"])
                 row.base.append(tutorial[f"{figure} {path}"])
-                errors = int(ours[f"errors {path}"])
-                if errors:
-                    row.note = f"{errors} failed requests"
+                failed = {side: int(figures[f"errors {path}"]) for side, figures in (("ours", ours), ("tutorial", tutorial))}
+                if any(failed.values()):
+                    row.note = ", ".join(f"{count} failed requests ({side})" for side, count in failed.items() if count)
         for key, label, unit in (("memory", "peak memory under load", "MiB"), ("stop", "`docker stop`", "s")):
             row = self.figures.row(f"{key} {server}", f"{label}, {name}", unit, baseline="runserver")
             row.ours.append(ours[key])
