@@ -15,6 +15,7 @@ import threading
 import pytest
 from invoke import Result
 
+from bench.ports import free_ports
 from stack import runner
 from stack.errors import StackError
 from stack.runner import Stack, describe, open_stack, run_on_host, stdin_is_terminal
@@ -402,11 +403,15 @@ def test_port_in_use_is_named_before_compose_fails(settings, engine, busy_port):
     assert "WEB_PORT" in caught.value.message
 
 
-def test_a_busy_port_in_the_range_of_a_scaled_web_is_named(settings, engine, busy_port):
-    s = stack(dataclasses.replace(settings, web_port=busy_port - 2), engine)
-    with pytest.raises(StackError) as caught:
-        s.check_port_free("3")
-    assert f"port {busy_port} " in caught.value.message
+def test_a_busy_port_in_the_range_of_a_scaled_web_is_named(settings, engine):
+    first = free_ports(3)
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", first + 2))
+        sock.listen(1)
+        s = stack(dataclasses.replace(settings, web_port=first), engine)
+        with pytest.raises(StackError) as caught:
+            s.check_port_free("3")
+    assert f"port {first + 2} " in caught.value.message
 
 
 def test_free_port_passes(settings, engine):
