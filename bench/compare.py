@@ -36,7 +36,7 @@ from stack.engine import Engine
 from stack.settings import WEB_SERVERS, Settings
 
 from . import load
-from .ports import free_ports
+from .scratch import NOT_IN_A_CLONE, free_ports
 from .report import NOT_ABOVE_BASELINE, Figures, at_least_times, at_most, at_most_fraction
 
 TUTORIAL_DOCKERFILE = Path(__file__).with_name("tutorial.Dockerfile")
@@ -46,11 +46,6 @@ SERVERS = WEB_SERVERS
 PATHS = {"/": "reads the database", "/healthz": "one SELECT 1", "/robots.txt": "no query"}
 # The developer's local database in both build contexts, in MB.
 DATABASE_MB = 50
-# Local state of the checkout the scratch copy is made from; it gets its own.
-LOCAL_STATE = shutil.ignore_patterns(
-    ".env", "__pycache__", ".pytest_cache", "test-output", "staticfiles", "*.sqlite3*", ".venv", "venv",
-    "backups", "bench-results", ".git",
-)
 # Targets on req/s, as multiples of the tutorial's runserver.
 RPS_TARGETS = {"/": at_least_times(3.5), "/robots.txt": at_least_times(8)}
 POLL_SECONDS = 0.05
@@ -208,10 +203,10 @@ class Bench:
 
     def prepare(self) -> None:
         log(f"scratch copies in {self.scratch}")
-        shutil.copytree(self.root, self.ours, ignore=LOCAL_STATE, symlinks=True)
+        shutil.copytree(self.root, self.ours, ignore=NOT_IN_A_CLONE, symlinks=True)
         project = self.ours / "site"
         # The tutorial's layout: Dockerfile and requirements.txt beside manage.py.
-        shutil.copytree(project, self.tutorial, ignore=LOCAL_STATE, symlinks=True)
+        shutil.copytree(project, self.tutorial, ignore=NOT_IN_A_CLONE, symlinks=True)
         shutil.copy2(self.root / "requirements.txt", self.tutorial / "requirements.txt")
         shutil.copy2(TUTORIAL_DOCKERFILE, self.tutorial / "Dockerfile")
         database = project / "db.sqlite3"
@@ -325,8 +320,9 @@ class Bench:
         self.remember_image(f"{self.name}-web:latest")
 
         ours, tutorial = self.image_bytes(f"{self.name}-web:latest"), self.image_bytes(self.tutorial_image)
-        self.figures.row("image_size", "image size", "MB").ours.append(ours / 1e6)
-        self.figures.rows["image_size"].base.append(tutorial / 1e6)
+        size = self.figures.row("image_size", "image size", "MB")
+        size.ours.append(ours / 1e6)
+        size.base.append(tutorial / 1e6)
         added = self.figures.row("image_added", "size added over the base image", "MB", target=NOT_ABOVE_BASELINE)
         added.ours.append((ours - self.image_bytes(self.settings.base_image)) / 1e6)
         added.base.append((tutorial - self.image_bytes(self.tutorial_base)) / 1e6)
@@ -482,8 +478,10 @@ def _read_lines(path: str) -> list[str]:
 
 
 def run(root: Path, settings: Settings, engine: Engine, options: Options, output: Path) -> Figures:
-    """Measure, print the Markdown table, and write it and the JSON under `output`."""
-    check_options(options)
+    """Measure, print the Markdown table, and write it and the JSON under `output`.
+
+    `options` are the ones `check_options` accepted.
+    """
     bench = Bench(root, settings, engine, options)
     try:
         bench.prepare()

@@ -12,7 +12,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.e2e.harness import NOT_IN_A_CLONE
+from bench.scratch import NOT_IN_A_CLONE
 
 REPO = Path(__file__).resolve().parents[2]
 TASKS = ["build", "up", "down", "restart", "ps", "logs", "manage", "migrate", "makemigrations",

@@ -17,18 +17,13 @@ from pathlib import Path
 import pytest
 from dotenv import dotenv_values
 
-from bench.ports import free_ports
+from bench.scratch import NOT_IN_A_CLONE, free_ports
 
 REPO = Path(__file__).resolve().parents[2]
 DOCKER = shlex.split(os.environ.get("DOCKER", "docker")) or ["docker"]
 RUN_ID = uuid.uuid4().hex[:8]
 # Python for `inv shell -c`: the number of guestbook entries.
 COUNT_ENTRIES = "from guestbook.models import Entry; print(Entry.objects.count())"
-# What a fresh clone would not carry along.
-NOT_IN_A_CLONE = shutil.ignore_patterns(
-    ".git", ".env", "__pycache__", ".pytest_cache", "test-output", "staticfiles", "*.sqlite3*", ".venv", "venv",
-    "backups",
-)
 # What a developer's shell may set that would change what a fresh clone does: every name
 # .env.example documents, except those that say where the engine and the base images are.
 MACHINE_VARIABLES = {"DOCKER", "BASE_IMAGE", "POSTGRES_IMAGE", "EXTRA_CA_CERT"}

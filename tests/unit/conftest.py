@@ -9,7 +9,6 @@ from __future__ import annotations
 import re
 import shlex
 import shutil
-import socket
 import textwrap
 from pathlib import Path
 
@@ -39,12 +38,6 @@ def write(root: Path, text: str, name: str = ".env") -> Path:
     path = root / name
     path.write_text(textwrap.dedent(text).lstrip("\n"), encoding="utf-8")
     return path
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 def mock_context(*responses, dry: bool = False, remainder: str = "") -> MockContext:

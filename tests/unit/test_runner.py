@@ -15,7 +15,7 @@ import threading
 import pytest
 from invoke import Result
 
-from bench.ports import free_ports
+from bench.scratch import free_ports
 from stack import runner
 from stack.errors import StackError
 from stack.runner import Stack, describe, open_stack, run_on_host, stdin_is_terminal
@@ -30,7 +30,6 @@ from .conftest import (
     WEB_RUNNING,
     WEB_UP,
     calls,
-    free_port,
     mock_context,
     ran,
     shown,
@@ -217,7 +216,7 @@ def test_wait_ends_when_the_published_port_answers_before_the_engine_probes(sett
 
 
 def test_wait_keeps_to_the_engine_probe_when_nothing_answers_on_the_port(settings, engine, clock):
-    port = free_port()
+    port = free_ports()
     published = (r"docker port c0ffee 8000/tcp", Result(f"127.0.0.1:{port}\n"))
     states = [Result("running 0 starting"), Result("running 0 starting"), Result("running 0 healthy")]
     s = stack(settings, engine, WEB_UP, published, (CONTAINER_STATE, states))
@@ -415,10 +414,7 @@ def test_a_busy_port_in_the_range_of_a_scaled_web_is_named(settings, engine):
 
 
 def test_free_port_passes(settings, engine):
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        port = sock.getsockname()[1]
-    stack(dataclasses.replace(settings, web_port=port), engine).check_port_free()
+    stack(dataclasses.replace(settings, web_port=free_ports()), engine).check_port_free()
 
 
 def test_port_held_by_our_own_web_container_is_fine(settings, engine, busy_port):

@@ -15,6 +15,7 @@ import pytest
 from invoke import Config, Context, Result
 
 import tasks
+from bench.scratch import free_ports
 from stack.errors import StackError
 from stack.runner import Stack
 from stack.settings import load_settings
@@ -26,7 +27,6 @@ from .conftest import (
     WEB_RUNNING,
     WEB_UP,
     calls,
-    free_port,
     make_project,
     mock_context,
     ran,
@@ -50,7 +50,7 @@ class Harness:
         self.engine = engine
         self.tmp_path_factory = tmp_path_factory
         # A port nobody holds, so the real port check in `up` passes.
-        port = free_port()
+        port = free_ports()
         self.base = dataclasses.replace(settings, web_port=port, environment={**settings.environment, "WEB_PORT": str(port)})
         self.env_lines: list[str] = []  # a .env for tests that need values of their own
         self.roots = []

@@ -1,10 +1,17 @@
-"""Free ports for the stacks a benchmark or a test run publishes on 127.0.0.1."""
+"""Scratch copies of the project and free ports, for the benchmark and the test runs."""
 
 from __future__ import annotations
 
 import random
+import shutil
 import socket
 from pathlib import Path
+
+# What a fresh clone would not carry along: the checkout's local state, its own results.
+NOT_IN_A_CLONE = shutil.ignore_patterns(
+    ".git", ".env", "__pycache__", ".pytest_cache", "test-output", "staticfiles", "*.sqlite3*", ".venv", "venv",
+    "backups", "bench-results",
+)
 
 
 def free_ports(span: int = 1) -> int:
