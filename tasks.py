@@ -7,20 +7,17 @@ import os
 import sys
 from pathlib import Path
 
-from invoke import Collection, Task, task
+from invoke import Collection, task
 
 from stack import backup as backups
-from stack import (
-    WEB,
-    StackError,
-    line_count,
-    manage_command,
-    open_stack,
-    run_on_host,
-    split_arguments,
-    superuser_variables,
-)
-from stack.cli import allow_optional_positionals
+from stack.cli import allow_optional_positionals, line_count, split_arguments
+from stack.compose import WEB
+from stack.django import manage_command, superuser_variables
+from stack.errors import StackError
+from stack.health import wait_until_healthy
+from stack.ports import check_ports_free, web_ports
+from stack.prompts import confirm_restore, confirm_volume_deletion, offer_backup_before_deletion
+from stack.runner import open_stack, run_on_host
 
 ROOT = Path(__file__).resolve().parent
 allow_optional_positionals()
@@ -43,12 +40,13 @@ def build(c, no_cache=False, pull=False):
 def up(c, build=False, wait=True, scale="1"):
     """Start the site in the background, migrated, and print its URL."""
     s = open_stack(c, ROOT)
-    s.check_port_free(scale)
+    ports = web_ports(s, scale)
+    check_ports_free(s, ports)
     if build or not s.image_exists():
         s.build()
-    s.up(scale)
+    s.up(ports)
     if wait:
-        s.wait_until_healthy()
+        wait_until_healthy(s)
     if not s.dry:
         print(f"The site is up at {s.settings.url}")
 
@@ -58,8 +56,8 @@ def down(c, volumes=False, yes=False):
     """Stop and remove the containers; the data stays unless --volumes."""
     s = open_stack(c, ROOT)
     if volumes:
-        backups.offer_backup_before_deletion(s, yes)
-        s.confirm_volume_deletion(yes)
+        offer_backup_before_deletion(s, yes)
+        confirm_volume_deletion(s, yes)
     s.compose("down", "--remove-orphans", *(["--volumes"] if volumes else []))
 
 
@@ -69,7 +67,7 @@ def restart(c, service=None, wait=True):
     s = open_stack(c, ROOT)
     s.compose("restart", *filter(None, [service]))
     if wait and service in (None, "", WEB):
-        s.wait_until_healthy()
+        wait_until_healthy(s)
 
 
 @task
@@ -187,20 +185,13 @@ def test(c, site=False, quick=False, k=""):
 })
 def bench(c, repeat=3, duration=15, connections=32, servers="", output="bench-results"):
     """Measure this stack against the tutorial Dockerfile, side by side; print and save the table."""
-    # Imported here, so that `inv --list` does not pay for the benchmark's imports.
-    from bench import compare
-
-    options = compare.Options(repeat=repeat, duration=duration, connections=connections,
-                              servers=compare.parse_servers(servers))
-    compare.check_options(options)
-    s = open_stack(c, ROOT)
-    compare.run(ROOT, s.settings, s.engine, options, ROOT / output)
+    # A program of its own (bench/__main__.py), found from the project directory like the tests.
+    os.chdir(ROOT)
+    options = {"repeat": repeat, "duration": duration, "connections": connections, "servers": servers, "output": output}
+    run_on_host(c, [sys.executable, "-m", "bench", *(arg for name, value in options.items() for arg in (f"--{name}", str(value)))])
 
 
 # ---- backups: inv db.backup, db.restore, db.list, db.counts ----
-
-# An explicit namespace, to hold the db.* tasks below: every task defined above, then `db`.
-ns = Collection(*(obj for obj in list(globals().values()) if isinstance(obj, Task)))
 
 
 @task
@@ -218,7 +209,7 @@ def restore(c, file=None, yes=False):
     s = open_stack(c, ROOT)
     path = backups.backup_file(s, file)
     backups.check_backup_file(path, s.settings.database)
-    backups.confirm_restore(s, path, yes)
+    confirm_restore(s, path, yes)
     backups.restore(s, path)
     if not s.dry:
         backups.print_counts(backups.table_counts(s))
@@ -240,4 +231,12 @@ def counts(c):
     backups.print_counts(backups.table_counts(open_stack(c, ROOT)))
 
 
-ns.add_collection(Collection("db", backup, restore, list_, counts))
+
+# ---- the namespace: every command, by name ----
+
+ns = Collection(
+    build, up, down, restart, ps, logs,
+    manage, migrate, makemigrations, shell, dbshell, createsuperuser, exec_,
+    test, bench,
+    Collection("db", backup, restore, list_, counts),
+)

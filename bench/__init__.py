@@ -1,1 +1,1 @@
-"""Measuring the site under load: `load.py` drives wrk and returns its figures."""
+"""This stack against the classic tutorial Dockerfile, side by side: `inv bench` runs `python -m bench`."""

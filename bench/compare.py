@@ -14,6 +14,7 @@ The tutorial image runs as the tutorial says (`docker run -p`, its CMD, settings
 
 from __future__ import annotations
 
+import http.client
 import os
 import platform
 import re
@@ -27,16 +28,18 @@ import threading
 import time
 import urllib.request
 import uuid
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Callable
 
-from stack.errors import StackError
+from devtools import load
+from devtools.scratch import copy_checkout, free_ports
+from devtools.servers import WEB_SERVERS
 from stack.engine import Engine
-from stack.settings import WEB_SERVERS, Settings
+from stack.errors import StackError
+from stack.settings import Settings
 
-from . import load
-from .scratch import NOT_IN_A_CLONE, free_ports
 from .report import NOT_ABOVE_BASELINE, Figures, at_least_times, at_most, at_most_fraction
 
 TUTORIAL_DOCKERFILE = Path(__file__).with_name("tutorial.Dockerfile")
@@ -108,14 +111,37 @@ def timed(action: Callable[[], object]) -> float:
     return time.monotonic() - start
 
 
-def first_200(url: str, started: float, timeout: float = START_TIMEOUT) -> float | None:
-    """Seconds from `started` until `url` answers 200, polling every 50 ms; None if it never does."""
-    while time.monotonic() - started < timeout:
+def timed_while_polling(action: Callable[[], object], url: str) -> tuple[float, float | None]:
+    """Seconds `action` took, and seconds from its start until `url` first answered 200 (None if it did not).
+
+    What `action` raises is raised at once.
+    """
+    started = time.monotonic()
+    failed = threading.Event()
+    with ThreadPoolExecutor(max_workers=1) as pool:
+        poll = pool.submit(first_200, url, started, stop=failed)
+        try:
+            seconds = timed(action)
+        except BaseException:
+            # Or leaving the pool would wait out the poll's timeout before the error, or Ctrl-C, is seen.
+            failed.set()
+            raise
+        return seconds, poll.result()
+
+
+def first_200(url: str, started: float, timeout: float = START_TIMEOUT,
+              stop: threading.Event | None = None) -> float | None:
+    """Seconds from `started` until `url` answers 200, polling every 50 ms.
+
+    None if it does not within `timeout`, or once `stop` is set.
+    """
+    while time.monotonic() - started < timeout and not (stop and stop.is_set()):
         try:
             with urllib.request.urlopen(url, timeout=1) as response:
                 if response.status == 200:
                     return time.monotonic() - started
-        except OSError:  # refused, reset, or an HTTP error status
+        # Refused, reset, an HTTP error status, or an answer cut short by a server still starting.
+        except (OSError, http.client.HTTPException):
             pass
         time.sleep(POLL_SECONDS)
     return None
@@ -203,10 +229,13 @@ class Bench:
 
     def prepare(self) -> None:
         log(f"scratch copies in {self.scratch}")
-        shutil.copytree(self.root, self.ours, ignore=NOT_IN_A_CLONE, symlinks=True)
+        try:
+            copy_checkout(self.root, self.ours)
+            # The tutorial's layout: Dockerfile and requirements.txt beside manage.py.
+            copy_checkout(self.root / "site", self.tutorial)
+        except RuntimeError as error:
+            raise BenchError(str(error)) from None
         project = self.ours / "site"
-        # The tutorial's layout: Dockerfile and requirements.txt beside manage.py.
-        shutil.copytree(project, self.tutorial, ignore=NOT_IN_A_CLONE, symlinks=True)
         shutil.copy2(self.root / "requirements.txt", self.tutorial / "requirements.txt")
         shutil.copy2(TUTORIAL_DOCKERFILE, self.tutorial / "Dockerfile")
         database = project / "db.sqlite3"
@@ -344,12 +373,10 @@ class Bench:
         self.inv("down", "--volumes", "--yes")
         up = self.figures.row("up_healthy", "`inv up` until healthy (warm image)", "s", baseline="",
                               target=at_most(5, "s"))
-        started = time.monotonic()
-        poll = _Background(lambda: first_200(self.ours_url("/"), started))
-        up.ours.append(timed(lambda: self.inv("up")))
-        seconds = poll.result()
-        if seconds is not None:
-            first.ours.append(seconds)
+        took, answered = timed_while_polling(lambda: self.inv("up"), self.ours_url("/"))
+        up.ours.append(took)
+        if answered is not None:
+            first.ours.append(answered)
 
     def inv_timings(self) -> None:
         python = median_seconds([sys.executable, "-c", "pass"], self.env, self.ours)
@@ -447,22 +474,6 @@ class Bench:
         for image in self.built_images - {base.stdout.strip()}:
             self.docker_run("rmi", "--force", image, check=False)
         shutil.rmtree(self.scratch, ignore_errors=True)
-
-
-class _Background:
-    """Run a function in a thread; `result()` waits for what it returned."""
-
-    def __init__(self, function: Callable[[], object]) -> None:
-        self._value: object = None
-        self._thread = threading.Thread(target=self._run, args=(function,), daemon=True)
-        self._thread.start()
-
-    def _run(self, function: Callable[[], object]) -> None:
-        self._value = function()
-
-    def result(self) -> object:
-        self._thread.join()
-        return self._value
 
 
 def median_seconds(argv: list[str], env: dict[str, str], cwd: Path, times: int = 7) -> float:

@@ -1,13 +1,16 @@
 """Container entrypoint.
 
-`serve` (the image's default command) waits for the database, applies migrations
-under a lock so that only one container runs them at a time, then replaces itself
-with the server: the one WEB_SERVER names in production (granian, gunicorn-gthread
+`serve` (the image's default command) loads the settings and, in production, refuses
+to serve with unsafe ones; then it waits for the database, applies migrations under a
+lock so that only one container runs them at a time, and replaces itself with the server: the one WEB_SERVER names in production (granian, gunicorn-gthread
 or gunicorn-sync), runserver (reloading on every edit) with ENVIRONMENT=development.
 The site never answers before its tables exist, and the server is PID 1, so SIGTERM
 reaches it directly and a stop takes a moment, not ten seconds.
 
 Any other command (`python manage.py shell`, `bash`, ...) is executed as given.
+
+Every refusal is one line on stderr starting `entrypoint: error: `, and the container
+exits: `inv up` relays that line (stack/health.py reads it).
 """
 
 import contextlib
@@ -27,6 +30,12 @@ MAX_WORKERS = 12
 # Enough threads per worker to overlap database waits; more would only queue on the GIL.
 # 12 workers x 4 also stays below PostgreSQL's default 100 connections.
 DEFAULT_THREADS = 4
+# Django's own deployment checks that make serving unsafe: they are warnings for
+# `check --deploy`, but production refuses them, as it refuses every error.
+# security.W009: a weak or development SECRET_KEY; security.W018: DEBUG on.
+REFUSED_IN_PRODUCTION = ("security.W009", "security.W018")
+# What WEB_CONCURRENCY and WEB_THREADS may be: more would only queue on the host's cores.
+MOST_WORKERS_OR_THREADS = 64
 # Seconds the requests in flight get after SIGTERM: below Compose's stop_grace_period
 # (10 s), so they finish before the engine sends SIGKILL.
 GRACEFUL_TIMEOUT = os.environ.get("GRACEFUL_TIMEOUT") or "8"
@@ -36,11 +45,35 @@ def log(message):
     print(f"entrypoint: {message}", file=sys.stderr, flush=True)
 
 
+def fail(message):
+    """Stop the container with the one line `inv up` relays."""
+    sys.exit(f"entrypoint: error: {message}")
+
+
 def setup_django():
     sys.path.insert(0, os.getcwd())
     import django
+    from django.core.exceptions import ImproperlyConfigured
 
-    django.setup()
+    try:
+        django.setup()
+    except ImproperlyConfigured as exc:
+        fail(f"the Django settings are not valid: {exc}")
+
+
+def refuse_unsafe_settings():
+    """Run Django's system checks with the deployment ones; stop on an error or a REFUSED_IN_PRODUCTION warning.
+
+    `manage.py check --deploy` reports the same messages, from the same rules: Django's.
+    """
+    from django.core import checks
+
+    problems = [
+        message for message in checks.run_checks(include_deployment_checks=True)
+        if message.is_serious() or message.id in REFUSED_IN_PRODUCTION
+    ]
+    if problems:
+        fail("refusing to serve in production: " + " | ".join(" ".join(str(p).split()) for p in problems))
 
 
 def wait_for_database(timeout):
@@ -54,7 +87,7 @@ def wait_for_database(timeout):
             return
         except OperationalError as exc:
             if time.monotonic() >= deadline:
-                sys.exit(f"entrypoint: the database did not answer within {timeout:.0f}s: {exc}")
+                fail(f"the database did not answer within {timeout:.0f}s: {exc}")
             log(f"waiting for the database: {exc}")
             time.sleep(1)
 
@@ -126,12 +159,22 @@ def wsgi_target():
     return f"{module}:{attribute}"
 
 
+def whole_number(environ, name, default):
+    """A count from the environment as a string for a command line; the default when empty."""
+    raw = environ.get(name, "").strip()
+    if not raw:
+        return str(default)
+    if not raw.isascii() or not raw.isdigit() or not 1 <= int(raw) <= MOST_WORKERS_OR_THREADS:
+        fail(f"{name} must be a whole number from 1 to {MOST_WORKERS_OR_THREADS}, got {raw!r}")
+    return str(int(raw))
+
+
 def worker_count(environ, default):
-    return environ.get("WEB_CONCURRENCY", "").strip() or str(min(default, MAX_WORKERS))
+    return whole_number(environ, "WEB_CONCURRENCY", min(default, MAX_WORKERS))
 
 
 def thread_count(environ):
-    return environ.get("WEB_THREADS", "").strip() or str(DEFAULT_THREADS)
+    return whole_number(environ, "WEB_THREADS", DEFAULT_THREADS)
 
 
 def granian_command(app, environ):
@@ -187,7 +230,7 @@ def production_command(app, environ):
     """The command line of the server WEB_SERVER names, serving the WSGI callable `app`."""
     name = environ.get("WEB_SERVER", "").strip().lower() or DEFAULT_WEB_SERVER
     if name not in SERVERS:
-        sys.exit(f"entrypoint: WEB_SERVER must be one of {', '.join(SERVERS)}, got {name!r}")
+        fail(f"WEB_SERVER must be one of {', '.join(SERVERS)}, got {name!r}")
     return SERVERS[name](app, environ)
 
 
@@ -198,7 +241,10 @@ def runserver_command():
 def serve():
     setup_django()
     development = os.environ.get("ENVIRONMENT") == "development"
-    # Chosen first, so a wrong WEB_SERVER stops the container before it touches the database.
+    # Checked first, so unsafe settings or a wrong WEB_SERVER stop the container before it
+    # touches the database. runserver runs the system checks itself.
+    if not development:
+        refuse_unsafe_settings()
     command = runserver_command() if development else production_command(wsgi_target(), os.environ)
     wait_for_database(DATABASE_WAIT_SECONDS)
     share_database_directory()

@@ -1,24 +1,8 @@
-"""What tasks.py needs to run the Django site through Docker Compose.
+"""What tasks.py needs to run the Django site through Docker Compose v2. One concern a module:
 
-settings  reads and checks .env           engine  finds docker and the Compose flavour
-compose   docker/Compose argument lists    django  manage.py arguments from what a user typed
-runner    runs commands, echoed once, and waits for health
-cli       lets a task's positional arguments be optional
+settings  reads and checks .env (host inputs)    engine   finds docker and Compose v2
+compose   Compose argument lists                 runner   runs them, echoed once; looks things up
+ports     the host ports, checked up front       health   waits until the site answers, or says why not
+django    manage.py arguments                    cli      optional positionals, words a user typed
+backup    the db.* backups                       prompts  the questions asked before data goes
 """
-
-from .compose import WEB
-from .django import line_count, manage_command, split_arguments, superuser_variables
-from .errors import StackError
-from .runner import Stack, open_stack, run_on_host
-
-__all__ = [
-    "WEB",
-    "Stack",
-    "StackError",
-    "line_count",
-    "manage_command",
-    "open_stack",
-    "run_on_host",
-    "split_arguments",
-    "superuser_variables",
-]

@@ -4,14 +4,15 @@ A backup is one file under backups/: a custom-format `pg_dump` for PostgreSQL, a
 SQLite copy for SQLite. The tools run inside the containers (pg_dump next to its server,
 SQLite's backup API next to the file), and the bytes travel through the shell's `>` and
 `<` at the edge, because Invoke decodes what it captures as text. A file is checked on
-this machine (its engine, by its first bytes; a SQLite copy's length, by its header)
+this machine (its engine, by its first bytes; a SQLite copy, by SQLite's own quick check)
 before anything touches the database, and a PostgreSQL restore runs in one transaction:
 a bad file leaves the current database as it was.
 """
 
 from __future__ import annotations
 
-import sys
+import sqlite3
+from contextlib import closing
 from datetime import datetime, timezone
 from pathlib import Path
 from typing import NamedTuple
@@ -52,21 +53,26 @@ def engine_of(path: Path) -> str:
     return next((engine for engine, magic in MAGIC.items() if head.startswith(magic)), "")
 
 
-def sqlite_length_problem(path: Path) -> str:
-    """SQLite's header says how long the file must be: a shorter one was cut off."""
-    with open(path, "rb") as handle:
-        header = handle.read(100)
-    if len(header) < 100:
-        return "it ends inside its header"
-    page_size = int.from_bytes(header[16:18], "big")
-    page_size = 65536 if page_size == 1 else page_size
-    pages = int.from_bytes(header[28:32], "big")
-    # The page count is only trusted when the file's change counter says it is current.
-    if header[24:28] != header[92:96] or not pages:
-        return ""
+def sqlite_problem(path: Path) -> str:
+    """What SQLite finds wrong with the database file at `path`, on one line; "" when nothing.
+
+    The file is opened read-only and immutable: no lock, journal, -wal or -shm file is made
+    beside it, and it is left byte for byte as it was.
+    """
+    try:
+        with closing(sqlite3.connect(f"{path.absolute().as_uri()}?mode=ro&immutable=1", uri=True)) as database:
+            # One problem is enough to refuse the file, and the first one names it.
+            (verdict,) = database.execute("PRAGMA quick_check(1)").fetchone()
+            pages, page_size = database.execute("SELECT * FROM pragma_page_count, pragma_page_size").fetchone()
+    except sqlite3.DatabaseError as error:
+        return f"SQLite: {error}"
+    if verdict != "ok":
+        # The problem comes after a "*** in database main ***" line.
+        return f"SQLite: {verdict.splitlines()[-1].strip()}"
+    # A file cut inside its last page passes the quick check: SQLite reads the missing bytes as zeros.
     size = path.stat().st_size
-    if size < page_size * pages:
-        return f"it holds {size} bytes, but its header says {page_size * pages}"
+    if size < pages * page_size:
+        return f"it holds {size} bytes, but its {pages} pages of {page_size} make {pages * page_size}"
     return ""
 
 
@@ -84,9 +90,9 @@ def check_backup_file(path: Path, database: str) -> None:
             f"{path} is a {ENGINE_NAME[engine]} backup, but this stack runs {ENGINE_NAME[database]} "
             f"(DATABASE={database} in .env): restore it on a stack with DATABASE={engine}; nothing was restored"
         )
-    problem = sqlite_length_problem(path) if engine == "sqlite" else ""
+    problem = sqlite_problem(path) if engine == "sqlite" else ""
     if problem:
-        raise StackError(f"{path} is truncated ({problem}); nothing was restored")
+        raise StackError(f"{path} is truncated or damaged ({problem}); nothing was restored")
 
 
 def list_backups(root: Path) -> list[Backup]:
@@ -197,37 +203,6 @@ def print_counts(counts: list[tuple[str, int]]) -> None:
     print(f"{'table':<{width}}  rows")
     for table, count in counts:
         print(f"{table:<{width}}  {count}")
-
-
-# ---- asking first ----
-
-
-def confirm_restore(stack: Stack, path: Path, yes: bool) -> None:
-    """A restore replaces the database: it needs a yes, typed at a terminal or given as --yes."""
-    if yes or stack.dry:
-        return
-    if not stack.interactive:
-        raise StackError("a restore replaces the current database; add --yes to confirm when not at a terminal")
-    print(f"This replaces the database of project {stack.settings.project_name} with {path}.")
-    if input("Restore it? [y/N] ").strip().lower() not in ("y", "yes"):
-        raise StackError("nothing restored: the answer was not yes")
-
-
-def offer_backup_before_deletion(stack: Stack, yes: bool) -> None:
-    """Before volumes go: at a terminal, offer a backup; with --yes, say where the last one is."""
-    if stack.dry or not stack.volumes():
-        return
-    if yes:
-        backups = [found for found in list_backups(stack.settings.root) if found.engine == stack.settings.database]
-        if backups:
-            where = describe_backup(backups[-1], stack.settings.root)
-            print(f"the last backup is {where}; `inv db.restore` brings it back", file=sys.stderr)
-        else:
-            print(f"there is no {ENGINE_NAME[stack.settings.database]} backup in {BACKUP_DIR}/: "
-                  "the data is gone for good", file=sys.stderr)
-    elif stack.interactive:
-        if input("Back up the database first (inv db.backup)? [y/N] ").strip().lower() in ("y", "yes"):
-            report_backup(backup(stack), stack.settings.root)
 
 
 def report_backup(path: Path, root: Path) -> None:

@@ -1,4 +1,6 @@
-"""Optional positional arguments for the tasks: `inv logs` as well as `inv logs web`.
+"""What a user types after `inv NAME`: optional positional arguments, and words for a command.
+
+Optional positional arguments: `inv logs` as well as `inv logs web`.
 
 Invoke fills a positional argument from the next word while the argument is still
 None, but then refuses to finish while one is still None, so a positional argument
@@ -8,12 +10,25 @@ everything else about parsing stays Invoke's own. One consequence, as with any
 optional positional: `inv logs ps` reads "ps" as the service, not as a second task.
 `--help` (or `-h`) after a task always asks for that task's help, though: Invoke would
 otherwise take it as the value of a positional argument still to be filled.
+
+Invoke's parser is not a public API: requirements-dev.txt pins Invoke, and
+tests/unit/test_cli.py checks this patch against the pinned version, so an upgrade
+fails a test before it reaches a user.
 """
+
+from __future__ import annotations
+
+import re
+import shlex
+import sys
+from typing import Sequence
 
 from invoke.parser.parser import ParseMachine
 
-_complete_context = ParseMachine.complete_context
-_handle = ParseMachine.handle
+from .errors import StackError
+
+_complete_context = getattr(ParseMachine, "complete_context", None)
+_handle = getattr(ParseMachine, "handle", None)
 HELP_FLAGS = ("--help", "-h")
 
 
@@ -40,5 +55,40 @@ def _handle_help_before_positionals(self, token: str) -> None:
 
 
 def allow_optional_positionals() -> None:
+    """Patch Invoke's parser; StackError when it lacks what the patch replaces (another Invoke)."""
+    if not (callable(_complete_context) and callable(_handle)):
+        raise StackError("this Invoke's parser is not the one the tasks know: run `pip install -r requirements-dev.txt`")
     ParseMachine.complete_context = _complete_context_allowing_empty_positionals
     ParseMachine.handle = _handle_help_before_positionals
+
+
+def split_arguments(*sources: str | None, remainder: str = "", task_name: str) -> list[str]:
+    """Words from quoted strings, split as a shell would but never run by one, then the words after `--`."""
+    words: list[str] = []
+    try:
+        for source in sources:
+            words += shlex.split(source or "")
+        return words + remainder_words(remainder)
+    except ValueError as exc:
+        raise StackError(f"cannot split the arguments of `inv {task_name}` ({exc}): check the quotes") from None
+
+
+def remainder_words(remainder: str, argv: Sequence[str] | None = None) -> list[str]:
+    """The words after `--`, as the shell handed them over.
+
+    Invoke joins them with spaces into `Context.remainder`, which loses the quoting of a
+    word with a space in it (`inv exec -- python -c "print('a b')"`). When the command
+    line at hand joins to that same string, its words are taken as they are.
+    """
+    argv = sys.argv if argv is None else argv
+    if "--" in argv:
+        words = list(argv[argv.index("--") + 1:])
+        if " ".join(words) == remainder:
+            return words
+    return shlex.split(remainder)
+
+
+def line_count(value: str, option: str) -> str:
+    if value != "all" and not re.fullmatch(r"[0-9]+", value):
+        raise StackError(f"{option} takes a number of lines or 'all', got {value!r}")
+    return value

@@ -1,60 +1,38 @@
-"""Argument lists for docker and Compose, built in one place; nothing here runs anything."""
+"""Argument lists for Compose, built in one place; nothing here runs anything.
+
+The project name and the files reach Compose through its own environment variables
+(COMPOSE_PROJECT_NAME, COMPOSE_FILE: see stack/settings.py), so each list here is
+just the command.
+"""
 
 from __future__ import annotations
 
-from pathlib import Path
+import os
 from typing import Iterable, Sequence
 
 from .engine import Engine
-from .settings import Settings
 
 WEB = "web"
 # Where the server listens inside the web container (docker-compose.yml publishes it).
-CONTAINER_PORT = "8000/tcp"
-EMPTY_ENV_FILE = Path(__file__).with_name("compose.env")
+CONTAINER_PORT = "8000"
 
 
-def compose_args(settings: Settings, engine: Engine, *args: str) -> list[str]:
-    """`docker compose` with the project pinned, so both flavours agree on names wherever it runs from.
+def compose_args(engine: Engine, *args: str) -> list[str]:
+    """`docker compose ARGS`, with Compose's own reading of `.env` turned off.
 
-    `--env-file` points at an empty file: the tasks already put every `.env` value in
-    Compose's environment, and Compose's own `.env` parser (which differs between v1
-    and v2) must not get a second say. (v1 refuses /dev/null, hence a real file.)
+    The tasks already put every `.env` value, as python-dotenv read it, in Compose's
+    environment; Compose's own parser, whose rules differ, must not get a second say.
     """
-    root = settings.root
-    files = [arg for name in settings.compose_files for arg in ("--file", str(root / name))]
-    return [
-        *engine.compose,
-        "--project-name", settings.project_name,
-        "--project-directory", str(root),
-        *files,
-        "--env-file", str(EMPTY_ENV_FILE),
-        *args,
-    ]
+    return [*engine.compose, "--env-file", os.devnull, *args]
 
 
-def build_args(settings: Settings, engine: Engine, *, no_cache: bool = False, pull: bool = False) -> list[str]:
-    """`docker build` directly (not `compose build`): Compose v1 cannot pass BuildKit secrets."""
-    root = settings.root
-    argv = [
-        *engine.docker, "build",
-        "--tag", settings.image,
-        "--file", str(root / "Dockerfile"),
-        "--build-arg", f"BASE_IMAGE={settings.base_image}",
-        "--build-arg", f"PROJECT_DIR={settings.project_dir.relative_to(root.resolve()).as_posix()}",
-    ]
-    if no_cache:
-        argv.append("--no-cache")
-    if pull:
-        argv.append("--pull")
-    if settings.extra_ca_cert is not None:
-        argv += ["--secret", f"id=extra_ca,src={settings.extra_ca_cert}"]
-    argv.append(str(root))
-    return argv
+def build_args(engine: Engine, *, no_cache: bool = False, pull: bool = False) -> list[str]:
+    """`compose build` of the web image: tag, build args and the CA secret come from the Compose files."""
+    options = [*(["--no-cache"] if no_cache else []), *(["--pull"] if pull else [])]
+    return compose_args(engine, "build", *options, WEB)
 
 
 def exec_args(
-    settings: Settings,
     engine: Engine,
     command: Sequence[str],
     *,
@@ -64,11 +42,10 @@ def exec_args(
 ) -> list[str]:
     """Run `command` in the service's running container; `-T` when there is no terminal to attach."""
     options = [] if tty else ["-T"]
-    return compose_args(settings, engine, "exec", *options, *_by_name(env), service, *command)
+    return compose_args(engine, "exec", *options, *_by_name(env), service, *command)
 
 
 def run_args(
-    settings: Settings,
     engine: Engine,
     command: Sequence[str],
     *,
@@ -86,7 +63,17 @@ def run_args(
         options += ["--user", user]
     for volume in volumes:
         options += ["--volume", volume]
-    return compose_args(settings, engine, "run", *options, *_by_name(env), service, *command)
+    return compose_args(engine, "run", *options, *_by_name(env), service, *command)
+
+
+# `compose ps` lists the throwaway containers of `compose run` too; the template leaves them out.
+_SERVICE_CONTAINER_IDS = '{{if eq (.Label "com.docker.compose.oneoff") "False"}}{{.ID}}{{end}}'
+
+
+def ps_args(engine: Engine, service: str, *, running: bool) -> list[str]:
+    """`compose ps` printing the IDs of a service's own containers (not `run`'s): running ones, or in any state."""
+    which = ["--status", "running"] if running else ["--all"]
+    return compose_args(engine, "ps", *which, "--format", _SERVICE_CONTAINER_IDS, service)
 
 
 def _by_name(env: Iterable[str]) -> list[str]:

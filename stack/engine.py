@@ -1,4 +1,4 @@
-"""Find the docker command and the Compose flavour, and check that the daemon answers."""
+"""Find the docker command and Compose v2, and check that the daemon answers."""
 
 from __future__ import annotations
 
@@ -23,34 +23,32 @@ def probe(argv: Sequence[str]) -> subprocess.CompletedProcess[str]:
 
 @dataclass(frozen=True)
 class Engine:
+    """The docker command as an argument list (DOCKER in .env); Compose is its `compose` plugin."""
+
     docker: tuple[str, ...]
-    compose: tuple[str, ...]
 
     @property
-    def compose_flavour(self) -> str:
-        return "v1" if self.compose[-1].endswith("docker-compose") else "v2"
+    def compose(self) -> tuple[str, ...]:
+        return (*self.docker, "compose")
 
 
 def find_engine(settings: Settings, run_probe: Probe = probe) -> Engine:
-    """The docker command from DOCKER, and `docker compose` when it works, else `docker-compose`."""
-    docker = settings.docker
-    if shutil.which(docker[0]) is None:
+    """The docker command from DOCKER, with Compose v2; StackError saying how to get what is missing.
+
+    Compose v1 (`docker-compose`) is not looked for: it has been unmaintained since mid-2023.
+    """
+    engine = Engine(settings.docker)
+    if shutil.which(engine.docker[0]) is None:
         raise StackError(
-            f"the docker command {docker[0]!r} was not found: install Docker "
+            f"the docker command {engine.docker[0]!r} was not found: install Docker "
             "(https://docs.docker.com/engine/install/) or set DOCKER in .env to its path"
         )
-    if settings.compose:
-        if shutil.which(settings.compose[0]) is None:
-            raise StackError(f"the compose command {settings.compose[0]!r} (COMPOSE in .env) was not found")
-        return Engine(docker, settings.compose)
-    if run_probe([*docker, "compose", "version"]).returncode == 0:
-        return Engine(docker, (*docker, "compose"))
-    if shutil.which("docker-compose"):
-        return Engine(docker, ("docker-compose",))
-    raise StackError(
-        f"neither `{' '.join(docker)} compose` (Compose v2) nor `docker-compose` (v1) works: "
-        "install the Compose plugin (package docker-compose-plugin) or set COMPOSE in .env"
-    )
+    if run_probe([*engine.compose, "version", "--short"]).returncode != 0:
+        raise StackError(
+            f"Compose v2 (`{' '.join(engine.compose)}`) was not found: install the Compose plugin "
+            "(Docker's docker-compose-plugin package, or docker-compose on Debian 13 and Ubuntu 24.04+)"
+        )
+    return engine
 
 
 def check_daemon(engine: Engine, run_probe: Probe = probe) -> None:

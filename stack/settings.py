@@ -4,11 +4,17 @@ Layers, lowest first: `.env.example` (the documented defaults), `.env` (yours),
 then the process environment, which always wins. python-dotenv does the parsing;
 the values it produces are the ones every container sees, because the tasks hand
 them to Compose explicitly instead of letting Compose read `.env` by its own rules.
+
+Only host inputs are checked here: ports, the project name, paths, the docker command,
+the mode and the database service. Django's own settings are Django's to check: the
+container refuses to serve with unsafe ones (docker/entrypoint.py), and `inv up` relays
+its one line.
 """
 
 from __future__ import annotations
 
 import io
+import logging
 import os
 import re
 import secrets
@@ -19,7 +25,6 @@ from typing import Mapping
 from urllib.parse import quote
 
 from dotenv import dotenv_values
-from dotenv.parser import parse_stream
 
 from .errors import StackError
 
@@ -27,8 +32,12 @@ ENV_FILE = ".env"
 EXAMPLE_FILE = ".env.example"
 
 DEVELOPMENT, PRODUCTION = "development", "production"
-# Added to docker-compose.yml (which is production) in development mode.
+# Compose files, relative to the project root: docker-compose.yml alone is production;
+# the others are added on top when .env asks for what they hold.
+BASE_COMPOSE_FILE = "docker-compose.yml"
 DEVELOPMENT_COMPOSE_FILE = "compose/development.yml"
+POSTGRES_COMPOSE_FILE = "compose/postgres.yml"
+EXTRA_CA_COMPOSE_FILE = "compose/extra-ca.yml"
 
 _TRUE = {"1", "true", "yes", "on"}
 _FALSE = {"0", "false", "no", "off"}
@@ -47,15 +56,13 @@ class Settings:
     web_bind: str
     web_port: int
     docker: tuple[str, ...]
-    compose: tuple[str, ...]
     extra_ca_cert: Path | None
     echo_commands: bool
     wait_timeout: float
     project_dir: Path
     mode: str
-    debug: bool
-    # Compose files, relative to root, in the order Compose merges them.
-    compose_files: tuple[str, ...] = ("docker-compose.yml",)
+    # Compose files, relative to root, in the order Compose merges them (COMPOSE_FILE).
+    compose_files: tuple[str, ...] = (BASE_COMPOSE_FILE,)
     # "sqlite" (a file on the web service's volume) or "postgres" (the db service).
     database: str = "sqlite"
 
@@ -75,55 +82,77 @@ class Settings:
         return self.environment.get(name, default)
 
 
+class _UnparsedLines(logging.Handler):
+    """Collects the line numbers python-dotenv reports, through its logger, for statements it could not parse."""
+
+    def __init__(self) -> None:
+        super().__init__(logging.WARNING)
+        self.lines: list[int] = []
+
+    def emit(self, record: logging.LogRecord) -> None:
+        if "could not parse" in record.getMessage() and record.args:
+            self.lines.append(int(record.args[0]))
+
+
+def read_env_file(path: Path) -> dict[str, str]:
+    """`NAME=value` pairs of one file, as python-dotenv reads them; StackError naming the first bad line.
+
+    python-dotenv skips a line it cannot parse and says so only through its logger
+    (`dotenv.main`), so that logger is listened to while the file is read.
+    """
+    try:
+        text = path.read_text(encoding="utf-8")
+    except (OSError, UnicodeDecodeError) as exc:
+        raise StackError(f"cannot read {path.name}: {exc}") from None
+    unparsed = _UnparsedLines()
+    logger = logging.getLogger("dotenv.main")
+    logger.addHandler(unparsed)
+    try:
+        values = dotenv_values(stream=io.StringIO(text))
+    finally:
+        logger.removeHandler(unparsed)
+    if unparsed.lines:
+        number = unparsed.lines[0]
+        bad = (text.splitlines()[number - 1:number] or [""])[0].strip()
+        raise StackError(
+            f"{path.name} line {number}: cannot parse {bad!r}; "
+            "write it as NAME=value (quote values that contain spaces or #)"
+        )
+    return {name: value for name, value in values.items() if value is not None}
+
+
 class _Sources:
-    """Remembers where each value came from, so an error can point at the file and line."""
+    """The layered values, and where each came from, so an error can point at the file and line."""
 
     def __init__(self) -> None:
         self.values: dict[str, str] = {}
-        self.origin: dict[str, str] = {}
+        self.origin: dict[str, Path | None] = {}
 
     def read_file(self, path: Path) -> None:
-        if not path.exists():
-            return
-        try:
-            text = path.read_text(encoding="utf-8")
-        except (OSError, UnicodeDecodeError) as exc:
-            raise StackError(f"cannot read {path.name}: {exc}") from None
-        lines = {}
-        for binding in parse_stream(io.StringIO(text)):
-            if binding.error:
-                bad = binding.original.string.strip().splitlines()[0]
-                raise StackError(
-                    f"{path.name} line {binding.original.line}: cannot parse {bad!r}; "
-                    "write it as NAME=value (quote values that contain spaces or #)"
-                )
-            if binding.key is not None:
-                lines[binding.key] = binding.original.line
-        for name, value in dotenv_values(stream=io.StringIO(text)).items():
-            if value is not None:
+        if path.exists():
+            for name, value in read_env_file(path).items():
                 self.values[name] = value
-                self.origin[name] = f"{path.name} line {lines[name]}"
+                self.origin[name] = path
 
     def read_environ(self, environ: Mapping[str, str]) -> None:
         """Process variables win, but only for names the project knows about or `.env` sets."""
-        for name in list(self.values):
+        for name in [*self.values, *(name for name in _HOST_ONLY if name not in self.values)]:
             if name in environ:
                 self.values[name] = environ[name]
-                self.origin[name] = "the environment"
-        for name in _HOST_ONLY:
-            if name in environ and name not in self.values:
-                self.values[name] = environ[name]
-                self.origin[name] = "the environment"
+                self.origin[name] = None
 
     def where(self, name: str) -> str:
-        return self.origin.get(name, "the defaults")
+        """"the environment", or "FILE line N" of the last line that sets the name (looked up only for an error)."""
+        if name not in self.origin:
+            return "the defaults"
+        path = self.origin[name]
+        if path is None:
+            return "the environment"
+        assignment = re.compile(rf"^\s*(?:export\s+)?{re.escape(name)}\s*=")
+        lines = path.read_text(encoding="utf-8").splitlines()
+        number = max((i for i, line in enumerate(lines, 1) if assignment.match(line)), default=0)
+        return f"{path.name} line {number}" if number else path.name
 
-
-# Yes/no settings the Django site reads.
-_DJANGO_SWITCHES = (
-    "HTTPS", "SECURE_SSL_REDIRECT", "SESSION_COOKIE_SECURE", "CSRF_COOKIE_SECURE",
-    "SECURE_HSTS_INCLUDE_SUBDOMAINS", "SECURE_HSTS_PRELOAD",
-)
 
 # Host settings that count even when no .env line names them (pip's own CA bundle variable).
 _HOST_ONLY = ("PIP_CERT",)
@@ -163,14 +192,6 @@ def load_settings(root: Path, environ: Mapping[str, str] | None = None) -> Setti
             raise fail(name, f"must be a whole number from {low} to {high}, got {raw!r}")
         return int(raw)
 
-    def command(name: str, default: str) -> tuple[str, ...]:
-        raw = values.get(name, "").strip()
-        try:
-            argv = tuple(shlex.split(raw)) if raw else ()
-        except ValueError as exc:
-            raise fail(name, f"is not a valid command ({exc}): {raw!r}") from None
-        return argv or ((default,) if default else ())
-
     project_name = values.get("COMPOSE_PROJECT_NAME", "").strip() or _default_project_name(root)
     if not _PROJECT_NAME.match(project_name):
         raise fail(
@@ -196,27 +217,16 @@ def load_settings(root: Path, environ: Mapping[str, str] | None = None) -> Setti
     if extra_ca_cert is not None and not extra_ca_cert.is_file():
         raise fail(ca_name, f"points at {ca_raw}, which is not a file; fix the path or unset it")
 
+    docker_raw = values.get("DOCKER", "").strip()
+    try:
+        docker = tuple(shlex.split(docker_raw)) or ("docker",)
+    except ValueError as exc:
+        raise fail("DOCKER", f"is not a valid command ({exc}): {docker_raw!r}") from None
+
     web_bind = values.get("WEB_BIND", "").strip() or "127.0.0.1"
-    # Checked here so a typo stops `inv up` with its line, not the container later with a traceback.
-    for name in _DJANGO_SWITCHES:
-        boolean(name, False)
-    number("SECURE_HSTS_SECONDS", 0, 0, 10 * 365 * 24 * 3600)
-    number("WEB_CONCURRENCY", 0, 1, 64)
-    number("WEB_THREADS", 0, 1, 64)
-    web_server = values.get("WEB_SERVER", "").strip().lower()
-    if web_server and web_server not in WEB_SERVERS:
-        raise fail("WEB_SERVER", f"must be one of {', '.join(WEB_SERVERS)}, got {values['WEB_SERVER']!r}")
     mode = values.get("ENVIRONMENT", "").strip().lower() or DEVELOPMENT
     if mode not in (DEVELOPMENT, PRODUCTION):
         raise fail("ENVIRONMENT", f"must be development or production, got {values['ENVIRONMENT']!r}")
-    debug = boolean("DEBUG", mode == DEVELOPMENT)
-    if mode == PRODUCTION:
-        if debug:
-            raise fail("DEBUG", "must be false with ENVIRONMENT=production: unset it, or set ENVIRONMENT=development")
-        problem = secret_key_problem(values.get("SECRET_KEY", ""))
-        if problem:
-            raise fail("SECRET_KEY", f"{problem}; production needs 50 or more random characters, e.g. from "
-                       "`python3 -c 'import secrets; print(secrets.token_urlsafe(50))'`")
     wait_timeout = number("WAIT_TIMEOUT", 120, 1, 3600)
 
     database = values.get("DATABASE", "").strip().lower() or "sqlite"
@@ -224,21 +234,26 @@ def load_settings(root: Path, environ: Mapping[str, str] | None = None) -> Setti
         raise fail("DATABASE", f"must be one of {', '.join(DATABASES)}, got {values['DATABASE']!r}")
 
     environment = dict(values)
-    compose_files: tuple[str, ...] = ("docker-compose.yml",)
+    compose_files = (BASE_COMPOSE_FILE,)
     if database == "postgres":
         environment.update(_postgres_environment(values, fail))
         compose_files += (POSTGRES_COMPOSE_FILE,)
     if mode == DEVELOPMENT:
         compose_files += (DEVELOPMENT_COMPOSE_FILE,)
+    if extra_ca_cert is not None:
+        compose_files += (EXTRA_CA_COMPOSE_FILE,)
+        environment["EXTRA_CA_CERT"] = str(extra_ca_cert.resolve())
     environment.update(
+        # How Compose is told its project and files: no flags to repeat on every command.
         COMPOSE_PROJECT_NAME=project_name,
+        COMPOSE_FILE=os.pathsep.join(str(root / name) for name in compose_files),
+        COMPOSE_PATH_SEPARATOR=os.pathsep,
         IMAGE=f"{image_name}:{image_tag}",
+        BASE_IMAGE=values.get("BASE_IMAGE", "").strip() or "python:3.13-slim",
         WEB_BIND=web_bind,
         WEB_PORT=str(number("WEB_PORT", 8000, 1, 65535)),
-        DJANGO_PROJECT_DIR=project_dir_raw,
+        DJANGO_PROJECT_DIR=project_dir.relative_to(root.resolve()).as_posix(),
         ENVIRONMENT=mode,
-        DEBUG="true" if debug else "false",
-        WEB_SERVER=web_server,
         # Development runs as you, so files it writes into your working tree are yours.
         HOST_UID=str(os.getuid()) if hasattr(os, "getuid") else "10001",
         HOST_GID=str(os.getgid()) if hasattr(os, "getgid") else "10001",
@@ -248,26 +263,21 @@ def load_settings(root: Path, environ: Mapping[str, str] | None = None) -> Setti
         environment=environment,
         project_name=project_name,
         image=environment["IMAGE"],
-        base_image=values.get("BASE_IMAGE", "").strip() or "python:3.13-slim",
+        base_image=environment["BASE_IMAGE"],
         web_bind=web_bind,
         web_port=int(environment["WEB_PORT"]),
-        docker=command("DOCKER", "docker"),
-        compose=command("COMPOSE", ""),
+        docker=docker,
         extra_ca_cert=extra_ca_cert,
         echo_commands=boolean("ECHO_COMMANDS", True),
         wait_timeout=float(wait_timeout),
         project_dir=project_dir,
         mode=mode,
-        debug=debug,
         compose_files=compose_files,
         database=database,
     )
 
 
 DATABASES = ("sqlite", "postgres")
-# The production servers docker/entrypoint.py can start; empty WEB_SERVER means its default.
-WEB_SERVERS = ("granian", "gunicorn-gthread", "gunicorn-sync")
-POSTGRES_COMPOSE_FILE = "compose/postgres.yml"
 POSTGRES_DEFAULT_IMAGE = "postgres:17"
 _POSTGRES_NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_]{0,62}$")
 
@@ -298,17 +308,6 @@ def _default_project_name(root: Path) -> str:
     """Compose's own default: the directory name, lowercased, reduced to the allowed characters."""
     name = re.sub(r"[^a-z0-9_-]", "", root.resolve().name.lower()).lstrip("_-")
     return name or "django"
-
-
-def secret_key_problem(key: str) -> str:
-    """What makes a SECRET_KEY unfit for production (Django's own deploy check), or ""."""
-    if not key:
-        return "is empty"
-    if key.startswith("django-insecure-"):
-        return "is a django-insecure- development key"
-    if len(key) < 50 or len(set(key)) < 5:
-        return f"is too weak ({len(key)} characters, {len(set(key))} different)"
-    return ""
 
 
 def new_secret_key() -> str:

@@ -12,8 +12,8 @@ import os
 import pytest
 
 from .harness import (
-    FLAVOURS,
     RUN_ID,
+    compose_problem,
     docker,
     engine_problem,
     make_project,
@@ -57,8 +57,8 @@ def pytest_terminal_summary(terminalreporter):
 
 @pytest.fixture(scope="session")
 def engine() -> None:
-    if problem := engine_problem():
-        skip_or_fail("a Docker engine", problem)
+    if problem := engine_problem() or compose_problem():
+        skip_or_fail("a Docker engine with Compose v2", problem)
 
 
 @pytest.fixture(scope="session")
@@ -98,43 +98,21 @@ def built_image(build_project, image_name):
     docker("image", "rm", first.stdout.strip(), *untagged, check=False)
 
 
-NO_COMPOSE = "neither `docker compose` nor `docker-compose` works on this machine"
-
-
-@pytest.fixture(scope="module", params=sorted(FLAVOURS, reverse=True) or ["none"])
-def compose_flavour(request, engine) -> str:
-    if request.param not in FLAVOURS:
-        pytest.fail(NO_COMPOSE, pytrace=False)
-    return request.param
-
-
-@pytest.fixture(scope="session")
-def first_flavour(engine) -> str:
-    """The preferred Compose flavour, for modules about the running site, where one flavour is enough."""
-    if not FLAVOURS:
-        pytest.fail(NO_COMPOSE, pytrace=False)
-    return next(iter(FLAVOURS))
-
-
 @pytest.fixture(scope="module")
-def project(built_image, image_name, compose_flavour, tmp_path_factory, request):
+def project(built_image, image_name, tmp_path_factory, request):
     """A fresh working copy and Compose project for one test module, removed afterwards whatever happened.
 
     A module's `PROJECT_ENV` (e.g. {"ENVIRONMENT": "production"}) is added to the environment `inv` runs in.
     """
-    with working_copy(request, tmp_path_factory, image_name, built_image, compose_flavour) as project:
+    with working_copy(request, tmp_path_factory, image_name, built_image) as project:
         project.env.update(getattr(request.module, "PROJECT_ENV", {}))
         yield project
 
 
 @pytest.fixture(scope="module")
-def production_project(built_image, image_name, first_flavour, tmp_path_factory, request):
-    """A stack up in production mode for one test module, on the first Compose flavour only.
-
-    For the modules that measure the running site rather than the tasks: one flavour
-    is enough, and a second would double a long run.
-    """
-    with working_copy(request, tmp_path_factory, image_name, built_image, first_flavour) as project:
+def production_project(built_image, image_name, tmp_path_factory, request):
+    """A stack up in production mode for one test module, for the modules that measure the running site."""
+    with working_copy(request, tmp_path_factory, image_name, built_image) as project:
         project.env["ENVIRONMENT"] = "production"
         project.inv("up")
         # Django's debug 404 page names the setting; a production one does not.
@@ -144,9 +122,9 @@ def production_project(built_image, image_name, first_flavour, tmp_path_factory,
 
 
 @contextlib.contextmanager
-def working_copy(request, tmp_path_factory, image_name: str, built_image: str, flavour: str):
-    label = request.module.__name__.rpartition(".")[2].replace("test_", "") + flavour
-    project = make_project(tmp_path_factory, label, image_name, FLAVOURS[flavour])
+def working_copy(request, tmp_path_factory, image_name: str, built_image: str):
+    label = request.module.__name__.rpartition(".")[2].replace("test_", "")
+    project = make_project(tmp_path_factory, label, image_name)
     project.image = built_image
     try:
         yield project

@@ -17,7 +17,7 @@ from pathlib import Path
 import pytest
 from dotenv import dotenv_values
 
-from bench.scratch import NOT_IN_A_CLONE, free_ports
+from devtools.scratch import copy_checkout, free_ports
 
 REPO = Path(__file__).resolve().parents[2]
 DOCKER = shlex.split(os.environ.get("DOCKER", "docker")) or ["docker"]
@@ -56,33 +56,28 @@ def skip_or_fail(needs: str, problem: str) -> None:
     pytest.skip(f"needs {needs}: {problem} (REQUIRE_DOCKER=1 turns this skip into a failure)")
 
 
-def compose_flavours() -> dict[str, str]:
-    """The Compose flavours on this machine, each as the COMPOSE value that selects it."""
-    flavours = {}
-    if shutil.which(DOCKER[0]) and subprocess.run([*DOCKER, "compose", "version"], capture_output=True).returncode == 0:
-        flavours["v2"] = shlex.join([*DOCKER, "compose"])
-    if shutil.which("docker-compose"):
-        flavours["v1"] = "docker-compose"
-    return flavours
+def compose_problem() -> str | None:
+    """Why Compose v2 cannot be used here, or None."""
+    result = subprocess.run([*DOCKER, "compose", "version"], capture_output=True, text=True)
+    if result.returncode != 0:
+        return f"Compose v2 (`{shlex.join([*DOCKER, 'compose'])}`) does not work on this machine"
+    return None
 
 
 # Ports a run publishes: three free ones in a row, for `inv up --scale 3`.
 PORT_SPAN = 3
 
-# Every engine test runs once per Compose flavour found here (v2 and/or v1).
-FLAVOURS = compose_flavours()
 
 class Project:
     """A working copy with its own Compose project, driven through `inv`."""
 
-    def __init__(self, path: Path, name: str, port: int, image_name: str, compose: str = "") -> None:
+    def __init__(self, path: Path, name: str, port: int, image_name: str) -> None:
         self.path = path
         self.name = name
         self.port = port
         self.image = ""
         self.env = {k: v for k, v in os.environ.items() if k not in DEVELOPER_VARIABLES}
         self.env.update(
-            COMPOSE=compose,
             COMPOSE_PROJECT_NAME=name,
             WEB_PORT=str(port),
             IMAGE_NAME=image_name,
@@ -183,10 +178,10 @@ def plant_secrets(project: Project) -> dict[str, str]:
     return secrets_
 
 
-def make_project(tmp_path_factory, label: str, image_name: str, compose: str = "") -> Project:
+def make_project(tmp_path_factory, label: str, image_name: str) -> Project:
     path = tmp_path_factory.mktemp(label) / "project"
-    shutil.copytree(REPO, path, ignore=NOT_IN_A_CLONE, symlinks=True)
-    return Project(path, f"e2e{RUN_ID}{label}", free_ports(PORT_SPAN), image_name, compose)
+    copy_checkout(REPO, path)
+    return Project(path, f"e2e{RUN_ID}{label}", free_ports(PORT_SPAN), image_name)
 
 
 def postgres_image_problem(image: str) -> str | None:

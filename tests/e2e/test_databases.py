@@ -3,8 +3,7 @@
 A fresh clone starts three web containers at once (one migrates), then its rows go through
 `down`/`up`, a rebuild without cache, a web container killed while requests flow, a restarted
 and a killed database, and a backup restored onto new, empty volumes. Each test counts rows
-before and after and reports the figures. One Compose flavour runs these (the first found):
-the faults are the engine's and the database's, not Compose's. The tests run in file order.
+before and after and reports the figures. The tests run in file order.
 """
 
 import re
@@ -12,7 +11,7 @@ import time
 
 import pytest
 
-from .harness import FLAVOURS, docker, make_project
+from .harness import docker, make_project
 from .traffic import Traffic, Visitor, crash, row_counts, seconds_until_healthy, stored_texts
 
 pytestmark = pytest.mark.e2e
@@ -21,12 +20,12 @@ RECOVERY_SECONDS = 30
 
 
 @pytest.fixture(scope="module", params=["sqlite", "postgres"])
-def stack(request, first_flavour, image_name, tmp_path_factory):
-    """A fresh clone with DATABASE=sqlite or postgres, on the first Compose flavour; removed afterwards."""
+def stack(request, engine, image_name, tmp_path_factory):
+    """A fresh clone with DATABASE=sqlite or postgres; removed afterwards."""
     database = request.param
     # The PostgreSQL image first: without it there is no point building the site's.
     postgres_image = request.getfixturevalue("postgres_image") if database == "postgres" else ""
-    project = make_project(tmp_path_factory, f"data{database}", image_name, FLAVOURS[first_flavour])
+    project = make_project(tmp_path_factory, f"data{database}", image_name)
     project.image = request.getfixturevalue("built_image")
     # Production: the faults that matter are those of the stack as it is deployed.
     project.env.update(DATABASE=database, ENVIRONMENT="production")
@@ -162,7 +161,7 @@ def test_a_web_container_that_outwaits_the_database_gives_up_with_one_line_and_i
     db, web = stack.container_id("db", stopped_too=True), stack.container_id("web", stopped_too=True)
     docker("stop", db)
     docker("restart", web)
-    message = "entrypoint: the database did not answer within 3s"
+    message = "entrypoint: error: the database did not answer within 3s"
     deadline = time.monotonic() + 60
     while message not in docker("logs", "--tail", "20", web).stderr and time.monotonic() < deadline:
         time.sleep(0.5)

@@ -15,9 +15,9 @@ import uuid
 
 import pytest
 
-from stack.settings import WEB_SERVERS
+from devtools.servers import WEB_SERVERS
 
-from .harness import DOCKER, FLAVOURS, RUN_ID, docker, make_project
+from .harness import DOCKER, RUN_ID, docker, make_project
 
 pytestmark = pytest.mark.e2e
 
@@ -51,10 +51,10 @@ urlpatterns.insert(0, path("slow/", _slow))
 
 
 @pytest.fixture(scope="module")
-def slow_copy(first_flavour, tmp_path_factory):
+def slow_copy(engine, tmp_path_factory):
     """A working copy in production mode with the slow view, and its image, built once for every server."""
     image_name = f"e2e-{RUN_ID}-slow"
-    project = make_project(tmp_path_factory, "graceful", image_name, FLAVOURS[first_flavour])
+    project = make_project(tmp_path_factory, "graceful", image_name)
     project.env["ENVIRONMENT"] = "production"
     urls = project.path / "site" / "config" / "urls.py"
     urls.write_text(urls.read_text() + SLOW_VIEW)

@@ -1,4 +1,4 @@
-"""The site in production mode under load: `bench/load.py` (wrk) against `/`, which reads the database.
+"""The site in production mode under load: `devtools/load.py` (wrk) against `/`, which reads the database.
 
 The figures (req/s, p50, p99) are printed, not judged: they depend on the machine and
 on whatever else it runs. What is judged is that not one request fails. LOAD_SECONDS
@@ -12,7 +12,7 @@ import sys
 
 import pytest
 
-from bench import load
+from devtools import load
 
 from .harness import REPO, skip_or_fail
 
@@ -57,7 +57,7 @@ def test_the_front_page_answers_every_request_under_load(site, report):
 
 def test_the_script_prints_its_figures_as_json_against_the_running_stack(site):
     result = subprocess.run(
-        [sys.executable, str(REPO / "bench" / "load.py"), site.base_url + "/", "--duration", "2", "--connections", "4", "--json"],
+        [sys.executable, str(REPO / "devtools" / "load.py"), site.base_url + "/", "--duration", "2", "--connections", "4", "--json"],
         capture_output=True, text=True, timeout=120,
     )
     assert result.returncode == 0, result.stderr
@@ -68,7 +68,7 @@ def test_the_script_prints_its_figures_as_json_against_the_running_stack(site):
 
 def test_the_script_fails_with_one_line_when_requests_fail(site):
     result = subprocess.run(
-        [sys.executable, str(REPO / "bench" / "load.py"), site.base_url + "/no-such-page", "--duration", "1", "--connections", "2"],
+        [sys.executable, str(REPO / "devtools" / "load.py"), site.base_url + "/no-such-page", "--duration", "1", "--connections", "2"],
         capture_output=True, text=True, timeout=120,
     )
     assert result.returncode == 1

@@ -6,6 +6,7 @@ Invoke MockContext, which answers from a table of regexes and records each call.
 
 from __future__ import annotations
 
+import os
 import re
 import shlex
 import shutil
@@ -15,18 +16,18 @@ from pathlib import Path
 import pytest
 from invoke import Config, MockContext, Result
 
-from stack import runner
+from stack import health, runner
 from stack.engine import Engine
-from stack.settings import load_settings
+from stack.settings import Settings, load_settings
 
 REPO = Path(__file__).resolve().parents[2]
 
 # Patterns for the quiet look-ups the tasks make (MockContext matches them with re.match).
 IMAGE_INSPECT = r"docker image inspect "
 # The web container, only if it is running.
-RUNNING_WEB = r"docker ps --quiet --filter status=running .*label=com\.docker\.compose\.service=web "
-# The web container in any state, looked up by its Compose labels.
-CONTAINER_ID = r"docker ps --all --quiet .*label=com\.docker\.compose\.service=web "
+RUNNING_WEB = r"docker compose .*ps --status running --format .* web$"
+# The web container in any state.
+CONTAINER_ID = r"docker compose .*ps --all --format .* web$"
 CONTAINER_STATE = r"docker inspect "
 VOLUME_LS = r"docker volume ls "
 # Answers to them: a web container that exists, and one that is running.
@@ -52,6 +53,11 @@ def mock_context(*responses, dry: bool = False, remainder: str = "") -> MockCont
     return c
 
 
+def stack(settings: Settings, engine: Engine, *responses, dry: bool = False) -> runner.Stack:
+    """A Stack whose commands go to a scripted MockContext (see mock_context)."""
+    return runner.Stack(mock_context(*responses, dry=dry), settings, engine)
+
+
 def calls(c: MockContext) -> list[tuple[list[str], dict]]:
     """Every command handed to c.run, split back into its argument list, with the keyword arguments."""
     return [(shlex.split(call.args[0]), call.kwargs) for call in c.run.call_args_list]
@@ -69,7 +75,7 @@ def ran(c: MockContext, *words: str) -> bool:
 
 
 class FakeClock:
-    """Stands in for the `time` module in stack.runner, so waiting and timeouts take no real time."""
+    """Stands in for the `time` module in stack.health, so waiting and timeouts take no real time."""
 
     def __init__(self) -> None:
         self.now = 1000.0
@@ -101,7 +107,7 @@ def host(monkeypatch):
 @pytest.fixture
 def clock(monkeypatch) -> FakeClock:
     fake = FakeClock()
-    monkeypatch.setattr(runner, "time", fake)
+    monkeypatch.setattr(health, "time", fake)
     return fake
 
 
@@ -129,16 +135,9 @@ def settings(tmp_path_factory):
 
 @pytest.fixture
 def engine() -> Engine:
-    return Engine(("docker",), ("docker", "compose"))
+    return Engine(("docker",))
 
 
 @pytest.fixture
-def compose_prefix(settings) -> list[str]:
-    return [
-        "docker", "compose",
-        "--project-name", "proj",
-        "--project-directory", str(settings.root),
-        "--file", str(settings.root / "docker-compose.yml"),
-        "--file", str(settings.root / "compose" / "development.yml"),
-        "--env-file", str(REPO / "stack" / "compose.env"),
-    ]
+def compose_prefix() -> list[str]:
+    return ["docker", "compose", "--env-file", os.devnull]

@@ -16,10 +16,10 @@ from stack.errors import StackError
 from stack.runner import Stack
 from stack.settings import load_settings
 
-from .conftest import REPO, calls, mock_context, ran, write
+from .conftest import calls, mock_context, ran, write
 
-DB_RUNNING = (r"docker ps --quiet --filter status=running .*label=com\.docker\.compose\.service=db ", Result("d0d0\n"))
-WEB_RUNNING = (r"docker ps --quiet --filter status=running .*label=com\.docker\.compose\.service=web ", Result("c0ffee\n"))
+DB_RUNNING = (r"docker compose .*ps --status running --format .* db$", Result("d0d0\n"))
+WEB_RUNNING = (r"docker compose .*ps --status running --format .* web$", Result("c0ffee\n"))
 VOLUMES = (r"docker volume ls ", Result("proj_data\n"))
 COUNTS = (r".*dbtool\.py counts", Result("auth_user\t2\nguestbook_entry\t12\n"))
 PG_ENV = ["DATABASE=postgres", "POSTGRES_PASSWORD=s3cret", "POSTGRES_USER=site", "POSTGRES_DB=guests"]
@@ -74,14 +74,9 @@ class Project:
             self.run(task, *responses, **kwargs)
         return caught.value
 
-    def compose(self, *args: str, postgres: bool = False) -> list[str]:
-        # The shared .env.example runs in development mode, which adds its own file last.
-        files = ["docker-compose.yml", *(["compose/postgres.yml"] if postgres else []), "compose/development.yml"]
-        return [
-            "docker", "compose", "--project-name", "proj", "--project-directory", str(self.root),
-            *[arg for name in files for arg in ("--file", str(self.root / name))],
-            "--env-file", str(REPO / "stack" / "compose.env"), *args,
-        ]
+    def compose(self, *args: str) -> list[str]:
+        # The project and its files reach Compose in its environment.
+        return ["docker", "compose", "--env-file", os.devnull, *args]
 
     def backups(self) -> list[str]:
         folder = self.root / "backups"
@@ -105,7 +100,7 @@ def test_backup_of_postgres_runs_pg_dump_in_the_db_container_into_a_timestamped_
     assert (p.root / "backups" / name).read_bytes() == p.writes
     partial = p.root / "backups" / f".{name}.part"
     assert commands == [p.compose("exec", "-T", "db", "pg_dump", "--username", "site", "--dbname", "guests",
-                                  "--format=custom", postgres=True)]
+                                  "--format=custom")]
     assert calls(p.c)[-1][0][-2:] == [">", str(partial)]
     assert capsys.readouterr().out == f"backups/{name} (105 bytes)\n"
 
@@ -165,7 +160,7 @@ def test_restore_of_postgres_runs_pg_restore_in_one_transaction_then_counts_ever
     p.env(*PG_ENV)
     (p.root / "good.pgdump").write_bytes(b"PGDMP" + b"\0" * 50)
     commands = p.run(tasks.restore, DB_RUNNING, WEB_RUNNING, COUNTS, file="good.pgdump", yes=True)
-    assert commands[0] == p.compose("exec", "-T", "db", *PG_RESTORE, postgres=True)
+    assert commands[0] == p.compose("exec", "-T", "db", *PG_RESTORE)
     assert [argv[-2:] for argv, _ in calls(p.c) if "pg_restore" in argv] == [["<", "good.pgdump"]]
     assert capsys.readouterr().out.splitlines() == ["table            rows", "auth_user        2", "guestbook_entry  12"]
 
@@ -219,24 +214,64 @@ def test_a_failed_restore_says_the_database_was_kept(p):
     assert not ran(p.c, "counts")
 
 
+def damaged(good: bytes) -> bytes:
+    """`good` with its table's root, page 2 (an interior page with 10 rows), pointing at a page that does not exist."""
+    start = 4096  # SQLite's default page size: page 2 starts there
+    return good[: start + 8] + b"\xff" * 4 + good[start + 12 :]
+
+
 def bad_files(tmp_path: Path) -> dict[str, tuple[bytes, str]]:
     good = sqlite_file(tmp_path / "live.sqlite3", rows=10)
     return {
         "empty.sqlite3": (b"", "is empty"),
         "notes.txt": (b"just some text\n", "neither a PostgreSQL nor a SQLite backup"),
-        "cut.sqlite3": (good[: len(good) // 2], "is truncated"),
-        "header.sqlite3": (good[:60], "is truncated"),
+        "cut.sqlite3": (good[: len(good) // 2], "is truncated or damaged (SQLite: "),
+        "header.sqlite3": (good[:60], "is truncated or damaged (SQLite: "),
+        # SQLite reads a cut last page as zeros: only the length tells.
+        "last-byte.sqlite3": (good[:-1], f"is truncated or damaged (it holds {len(good) - 1} bytes"),
+        "damaged.sqlite3": (damaged(good), "is truncated or damaged (SQLite: "),
         "other.pgdump": (b"PGDMP" + b"\0" * 50, "is a PostgreSQL backup, but this stack runs SQLite"),
     }
 
 
-@pytest.mark.parametrize("name", ["empty.sqlite3", "notes.txt", "cut.sqlite3", "header.sqlite3", "other.pgdump"])
+@pytest.mark.parametrize("name", ["empty.sqlite3", "notes.txt", "cut.sqlite3", "header.sqlite3", "last-byte.sqlite3",
+                                  "damaged.sqlite3", "other.pgdump"])
 def test_a_bad_backup_file_gets_one_line_and_nothing_runs(p, tmp_path, name):
     content, message = bad_files(tmp_path)[name]
     (p.root / name).write_bytes(content)
     error = p.fails(tasks.restore, WEB_RUNNING, file=name, yes=True)
     assert message in error.message and "\n" not in error.message
     assert commands(p.c) == []
+
+
+@pytest.mark.parametrize("name", ["my backup #1.sqlite3", "what?.sqlite3", "100%20.sqlite3"])
+def test_a_sqlite_file_is_checked_read_only_whatever_its_name(tmp_path, name):
+    folder = tmp_path / "backups"
+    folder.mkdir()
+    good = sqlite_file(tmp_path / "live.sqlite3")
+    path = folder / name
+    path.write_bytes(good)
+    backups.check_backup_file(path, "sqlite")
+    assert path.read_bytes() == good
+    path.write_bytes(good[: len(good) // 2])
+    with pytest.raises(StackError) as caught:
+        backups.check_backup_file(path, "sqlite")
+    assert f"{path} is truncated or damaged (SQLite: " in caught.value.message
+    assert [entry.name for entry in folder.iterdir()] == [name]
+
+
+def test_a_copy_of_a_wal_database_is_checked_without_making_files_beside_it(tmp_path):
+    live = tmp_path / "live.sqlite3"
+    database = sqlite3.connect(live)
+    database.execute("PRAGMA journal_mode=WAL")
+    database.execute("CREATE TABLE entry (text TEXT)")
+    database.commit()
+    database.close()
+    folder = tmp_path / "backups"
+    folder.mkdir()
+    (folder / "wal.sqlite3").write_bytes(live.read_bytes())
+    backups.check_backup_file(folder / "wal.sqlite3", "sqlite")
+    assert [entry.name for entry in folder.iterdir()] == ["wal.sqlite3"]
 
 
 def test_a_sqlite_backup_on_a_postgres_stack_is_refused(p, tmp_path):
@@ -324,7 +359,7 @@ def test_down_volumes_when_the_backup_fails_deletes_nothing(p, host, monkeypatch
 def test_dbshell_with_postgres_opens_psql_in_the_db_container(p):
     p.env(*PG_ENV)
     assert p.run(tasks.dbshell, DB_RUNNING) == [
-        p.compose("exec", "-T", "db", "psql", "--username", "site", "--dbname", "guests", postgres=True)
+        p.compose("exec", "-T", "db", "psql", "--username", "site", "--dbname", "guests")
     ]
 
 

@@ -1,11 +1,21 @@
-"""The benchmark's table without an engine: medians, ranges, ratios, targets, JSON, and bad options."""
+"""The benchmark without an engine: its table (medians, ranges, ratios, targets, JSON), bad options,
+the servers it measures, and a start timed while polling for the first 200."""
 
+import http.server
+import importlib.util
 import json
+import threading
+import time
 
 import pytest
 
+import tasks
 from bench import compare, report
+from bench.__main__ import main as bench_main
 from bench.report import Figures
+from devtools.scratch import free_ports
+
+from .conftest import REPO, calls, mock_context
 
 FACTS = {"cores": "2", "docker engine": "20.10.24"}
 
@@ -82,6 +92,51 @@ def test_servers_default_to_all_three_and_refuse_an_unknown_one():
     assert "'nginx'" in caught.value.message and "gunicorn-gthread" in caught.value.message
 
 
+def test_the_servers_are_the_entrypoints_with_its_default_first():
+    spec = importlib.util.spec_from_file_location("entrypoint", REPO / "docker" / "entrypoint.py")
+    entrypoint = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(entrypoint)
+    assert compare.SERVERS[0] == entrypoint.DEFAULT_WEB_SERVER
+    assert sorted(compare.SERVERS) == sorted(entrypoint.SERVERS)
+
+
+class _Ok(http.server.BaseHTTPRequestHandler):
+    def do_GET(self):
+        self.send_response(200)
+        self.send_header("Content-Length", "0")
+        self.end_headers()
+
+    def log_message(self, *args):
+        pass
+
+
+@pytest.fixture
+def answering_url():
+    """A URL on 127.0.0.1 that answers 200."""
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), _Ok)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    yield f"http://127.0.0.1:{server.server_address[1]}/"
+    server.shutdown()
+    server.server_close()
+
+
+def test_the_first_200_is_timed_while_the_action_runs(answering_url):
+    took, first = compare.timed_while_polling(lambda: time.sleep(0.2), answering_url)
+    assert took >= 0.2
+    assert first is not None and first < took
+
+
+def test_an_action_that_fails_fails_at_once_without_waiting_for_a_200():
+    def up():
+        raise compare.BenchError("inv up failed")
+
+    started = time.monotonic()
+    with pytest.raises(compare.BenchError):
+        compare.timed_while_polling(up, f"http://127.0.0.1:{free_ports()}/")
+    assert time.monotonic() - started < compare.START_TIMEOUT / 10
+
+
 @pytest.mark.parametrize("field", ["repeat", "duration", "connections"])
 def test_options_below_one_are_refused(field):
     with pytest.raises(compare.BenchError) as caught:
@@ -100,3 +155,23 @@ def test_the_tutorial_dockerfile_is_the_tutorials():
         "COPY . .",
         "CMD python manage.py runserver 0.0.0.0:8000",
     ]
+
+
+@pytest.mark.parametrize(("argv", "line"), [
+    (["--repeat", "0", "--duration", "5", "--connections", "8", "--servers", "", "--output", "out"],
+     "error: --repeat must be at least 1, got 0"),
+    (["--repeat", "1", "--duration", "5", "--connections", "8", "--servers", "nginx", "--output", "out"],
+     "error: unknown server 'nginx': choose from granian, gunicorn-gthread, gunicorn-sync"),
+])
+def test_python_m_bench_refuses_bad_options_with_one_line_before_anything_runs(argv, line, capsys):
+    assert bench_main(argv) == 1
+    assert capsys.readouterr().err.strip() == line
+
+
+def test_inv_bench_runs_python_m_bench_with_every_option(monkeypatch):
+    monkeypatch.setattr(tasks.os, "chdir", lambda path: None)
+    c = mock_context()
+    tasks.bench(c, repeat=1, duration=5, servers="granian")
+    (argv, _), = calls(c)
+    assert argv[1:] == ["-m", "bench", "--repeat", "1", "--duration", "5", "--connections", "32",
+                        "--servers", "granian", "--output", "bench-results"]

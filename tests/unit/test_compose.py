@@ -1,115 +1,89 @@
-"""The argument lists handed to docker and Compose."""
+"""The argument lists handed to Compose, and the environment that tells it the project and files."""
 
 from __future__ import annotations
 
-import dataclasses
+import os
 
-import pytest
-
-from stack.compose import EMPTY_ENV_FILE, build_args, compose_args, exec_args, run_args
+from stack.compose import build_args, compose_args, exec_args, ps_args, run_args
 from stack.engine import Engine
+from stack.settings import load_settings
+
+from .conftest import write
 
 
-@pytest.fixture
-def root(settings):
-    return settings.root
+def test_compose_is_the_docker_plugin_with_its_own_env_file_reading_off(engine, compose_prefix):
+    assert compose_args(engine, "ps") == [*compose_prefix, "ps"]
+    assert compose_prefix == ["docker", "compose", "--env-file", os.devnull]
 
 
-@pytest.fixture
-def base(compose_prefix):
-    return compose_prefix
+def test_project_name_and_files_reach_compose_in_its_environment(settings):
+    root = settings.root
+    assert settings.environment["COMPOSE_PROJECT_NAME"] == "proj"
+    files = settings.environment["COMPOSE_FILE"].split(settings.environment["COMPOSE_PATH_SEPARATOR"])
+    assert files == [str(root / "docker-compose.yml"), str(root / "compose/development.yml")]
 
 
-def test_compose_pins_project_directory_files_and_an_empty_env_file(settings, engine, base):
-    assert compose_args(settings, engine, "ps") == [*base, "ps"]
-    assert base[-1] == str(EMPTY_ENV_FILE)
+def test_production_uses_the_base_file_alone_and_a_ca_adds_its_secret(project_root):
+    (project_root / "corp ca.pem").write_text("-----BEGIN CERTIFICATE-----\n")
+    write(project_root, "ENVIRONMENT=production\nEXTRA_CA_CERT=corp ca.pem\n")
+    settings = load_settings(project_root, {})
+    files = settings.environment["COMPOSE_FILE"].split(os.pathsep)
+    assert files == [str(project_root / "docker-compose.yml"), str(project_root / "compose/extra-ca.yml")]
+    assert settings.environment["EXTRA_CA_CERT"] == str((project_root / "corp ca.pem").resolve())
 
 
-def test_development_adds_its_compose_file_and_production_uses_the_base_file_alone(settings, engine, root):
-    files = lambda argv: [argv[i + 1] for i, arg in enumerate(argv) if arg == "--file"]  # noqa: E731
-    assert files(compose_args(settings, engine, "ps")) == [str(root / "docker-compose.yml"), str(root / "compose/development.yml")]
-    production = dataclasses.replace(settings, mode="production", compose_files=("docker-compose.yml",))
-    assert files(compose_args(production, engine, "ps")) == [str(root / "docker-compose.yml")]
+def test_exec_without_a_terminal_adds_minus_t(engine, compose_prefix):
+    assert exec_args(engine, ["ls", "-la"], tty=False) == [*compose_prefix, "exec", "-T", "web", "ls", "-la"]
 
 
-def test_the_env_file_given_to_compose_exists_and_sets_nothing():
-    # Compose v1 refuses /dev/null, and a real .env must never be read a second time by Compose's own rules.
-    assert EMPTY_ENV_FILE.is_file()
-    assert EMPTY_ENV_FILE.name == "compose.env"
-    assert EMPTY_ENV_FILE.parent.name == "stack"
-    lines = [line.strip() for line in EMPTY_ENV_FILE.read_text().splitlines()]
-    assert all(not line or line.startswith("#") for line in lines)
+def test_exec_at_a_terminal_has_no_minus_t(engine, compose_prefix):
+    assert exec_args(engine, ["bash"], tty=True) == [*compose_prefix, "exec", "web", "bash"]
 
 
-def test_compose_v1_gets_the_same_options(settings):
-    argv = compose_args(settings, Engine(("docker",), ("docker-compose",)), "up")
-    assert argv[0] == "docker-compose"
-    assert argv[1:] == compose_args(settings, Engine(("docker",), ("docker", "compose")), "up")[2:]
-
-
-def test_exec_without_a_terminal_adds_minus_t(settings, engine, base):
-    assert exec_args(settings, engine, ["ls", "-la"], tty=False) == [*base, "exec", "-T", "web", "ls", "-la"]
-
-
-def test_exec_at_a_terminal_has_no_minus_t(settings, engine, base):
-    assert exec_args(settings, engine, ["bash"], tty=True) == [*base, "exec", "web", "bash"]
-
-
-def test_exec_hands_over_variables_by_name_only(settings, engine, base):
-    argv = exec_args(settings, engine, ["env"], tty=False, env=["DJANGO_SUPERUSER_PASSWORD", "DJANGO_SUPERUSER_EMAIL"])
-    assert argv == [*base, "exec", "-T", "-e", "DJANGO_SUPERUSER_PASSWORD", "-e", "DJANGO_SUPERUSER_EMAIL", "web", "env"]
+def test_exec_hands_over_variables_by_name_only(engine, compose_prefix):
+    argv = exec_args(engine, ["env"], tty=False, env=["DJANGO_SUPERUSER_PASSWORD", "DJANGO_SUPERUSER_EMAIL"])
+    assert argv == [*compose_prefix, "exec", "-T", "-e", "DJANGO_SUPERUSER_PASSWORD", "-e", "DJANGO_SUPERUSER_EMAIL", "web", "env"]
     assert not any("=" in arg for arg in argv)
 
 
-def test_exec_in_another_service(settings, engine, base):
-    assert exec_args(settings, engine, ["psql"], tty=True, service="db") == [*base, "exec", "db", "psql"]
+def test_exec_in_another_service(engine, compose_prefix):
+    assert exec_args(engine, ["psql"], tty=True, service="db") == [*compose_prefix, "exec", "db", "psql"]
 
 
-def test_run_is_throwaway_and_starts_nothing_else(settings, engine, base):
-    assert run_args(settings, engine, ["python", "manage.py", "check"], tty=True) == [
-        *base, "run", "--rm", "--no-deps", "web", "python", "manage.py", "check",
+def test_run_is_throwaway_and_starts_nothing_else(engine, compose_prefix):
+    assert run_args(engine, ["python", "manage.py", "check"], tty=True) == [
+        *compose_prefix, "run", "--rm", "--no-deps", "web", "python", "manage.py", "check",
     ]
 
 
-def test_run_without_a_terminal_with_user_volume_and_variables(settings, engine, base):
-    argv = run_args(
-        settings, engine, ["id"], tty=False, env=["SECRET_KEY"], user="1000:1000", volumes=["/src/site:/app"]
-    )
+def test_run_without_a_terminal_with_user_volume_and_variables(engine, compose_prefix):
+    argv = run_args(engine, ["id"], tty=False, env=["SECRET_KEY"], user="1000:1000", volumes=["/src/site:/app"])
     assert argv == [
-        *base, "run", "--rm", "--no-deps", "-T",
+        *compose_prefix, "run", "--rm", "--no-deps", "-T",
         "--user", "1000:1000", "--volume", "/src/site:/app", "-e", "SECRET_KEY", "web", "id",
     ]
 
 
-def test_build_tags_the_image_and_passes_base_image_and_project_dir(root, settings, engine):
-    assert build_args(settings, engine) == [
-        "docker", "build",
-        "--tag", "proj-web:latest",
-        "--file", str(root / "Dockerfile"),
-        "--build-arg", "BASE_IMAGE=python:3.13-slim",
-        "--build-arg", "PROJECT_DIR=site",
-        str(root),
-    ]
+def test_build_is_compose_build_of_web(engine, compose_prefix):
+    assert build_args(engine) == [*compose_prefix, "build", "web"]
+    assert build_args(engine, no_cache=True, pull=True) == [*compose_prefix, "build", "--no-cache", "--pull", "web"]
 
 
-def test_build_options(root, settings, engine):
-    argv = build_args(settings, engine, no_cache=True, pull=True)
-    assert argv[-3:] == ["--no-cache", "--pull", str(root)]
-    assert "--secret" not in argv
+def test_build_args_come_from_the_environment_compose_interpolates(project_root):
+    (project_root / "src" / "web").mkdir(parents=True)
+    (project_root / "src" / "web" / "manage.py").write_text("")
+    write(project_root, "DJANGO_PROJECT_DIR=./src/web/\nBASE_IMAGE=local/python:3.13\n")
+    environment = load_settings(project_root, {}).environment
+    assert (environment["DJANGO_PROJECT_DIR"], environment["BASE_IMAGE"]) == ("src/web", "local/python:3.13")
 
 
-def test_build_hands_a_ca_certificate_over_as_a_secret(root, settings, engine):
-    ca = root / "corp ca.pem"
-    argv = build_args(dataclasses.replace(settings, extra_ca_cert=ca), engine)
-    assert argv[-3:] == ["--secret", f"id=extra_ca,src={ca}", str(root)]
+def test_ps_lists_only_the_services_own_containers(engine, compose_prefix):
+    running = ps_args(engine, "web", running=True)
+    assert running[:-3] == [*compose_prefix, "ps", "--status", "running"]
+    assert running[-3] == "--format" and "com.docker.compose.oneoff" in running[-2] and running[-1] == "web"
+    assert ps_args(engine, "db", running=False)[len(compose_prefix):len(compose_prefix) + 2] == ["ps", "--all"]
 
 
-def test_build_project_dir_is_relative_and_posix(root, settings, engine):
-    nested = (root / "src" / "web").resolve()
-    argv = build_args(dataclasses.replace(settings, project_dir=nested), engine)
-    assert "PROJECT_DIR=src/web" in argv
-
-
-def test_build_uses_the_configured_docker_command(settings):
-    argv = build_args(settings, Engine(("podman",), ("podman", "compose")))
-    assert argv[:2] == ["podman", "build"]
+def test_the_configured_docker_command_runs_compose_as_its_plugin(compose_prefix):
+    engine = Engine(("/opt/docker/bin/docker", "--context", "remote"))
+    assert build_args(engine)[:4] == ["/opt/docker/bin/docker", "--context", "remote", "compose"]

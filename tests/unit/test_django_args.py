@@ -4,13 +4,8 @@ from __future__ import annotations
 
 import pytest
 
-from stack.django import (
-    line_count,
-    manage_command,
-    remainder_words,
-    split_arguments,
-    superuser_variables,
-)
+from stack.cli import line_count, remainder_words, split_arguments
+from stack.django import manage_command, superuser_variables
 from stack.errors import StackError
 
 

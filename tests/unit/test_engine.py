@@ -1,4 +1,4 @@
-"""find_engine and check_daemon: which docker and Compose the tasks use, and the one-line error when none works."""
+"""find_engine and check_daemon: the docker command and its Compose v2, and the one-line error when either is missing."""
 
 from __future__ import annotations
 
@@ -37,29 +37,23 @@ def on_path(monkeypatch):
     return installed
 
 
-def test_compose_v2_is_chosen_when_docker_compose_version_works(settings, on_path):
-    on_path.update({"docker", "docker-compose"})
+def test_compose_v2_is_the_docker_commands_plugin(settings, on_path):
+    on_path.add("docker")
     fake = FakeProbe()
     engine = find_engine(settings, fake)
-    assert engine == Engine(("docker",), ("docker", "compose"))
-    assert engine.compose_flavour == "v2"
-    assert fake.asked == [["docker", "compose", "version"]]
+    assert (engine, engine.compose) == (Engine(("docker",)), ("docker", "compose"))
+    assert fake.asked == [["docker", "compose", "version", "--short"]]
 
 
-def test_compose_v1_is_the_fallback_when_the_plugin_is_missing(settings, on_path):
+def test_without_compose_v2_one_line_says_how_to_get_it_and_v1_is_not_taken(settings, on_path):
     on_path.update({"docker", "docker-compose"})
-    engine = find_engine(settings, FakeProbe({("docker", "compose", "version"): (1, "", "unknown command")}))
-    assert engine == Engine(("docker",), ("docker-compose",))
-    assert engine.compose_flavour == "v1"
-
-
-def test_neither_compose_says_how_to_get_one(settings, on_path):
-    on_path.add("docker")
     with pytest.raises(StackError) as caught:
-        find_engine(settings, FakeProbe(default=(1, "", "")))
+        find_engine(settings, FakeProbe(default=(1, "", "docker: 'compose' is not a docker command.")))
     message = caught.value.message
-    assert "docker compose" in message and "docker-compose" in message
-    assert "COMPOSE" in message
+    assert message == (
+        "error: Compose v2 (`docker compose`) was not found: install the Compose plugin "
+        "(Docker's docker-compose-plugin package, or docker-compose on Debian 13 and Ubuntu 24.04+)"
+    )
 
 
 def test_missing_docker_says_install_or_set_docker(settings, on_path):
@@ -70,46 +64,15 @@ def test_missing_docker_says_install_or_set_docker(settings, on_path):
     assert fake.asked == []
 
 
-def test_compose_from_env_is_used_as_given_without_probing(settings, on_path):
-    on_path.update({"docker", "docker-compose"})
-    fake = FakeProbe()
-    custom = dataclasses.replace(settings, compose=("docker-compose", "--ansi", "never"))
-    assert find_engine(custom, fake) == Engine(("docker",), ("docker-compose", "--ansi", "never"))
-    assert fake.asked == []
-
-
-def test_compose_from_env_that_is_not_installed_names_compose(settings, on_path):
-    on_path.add("docker")
-    with pytest.raises(StackError) as caught:
-        find_engine(dataclasses.replace(settings, compose=("my-compose",)), FakeProbe())
-    assert "'my-compose'" in caught.value.message and "COMPOSE" in caught.value.message
-
-
-def test_podman_gets_podman_compose(settings, on_path):
-    on_path.add("podman")
-    fake = FakeProbe()
-    engine = find_engine(dataclasses.replace(settings, docker=("podman",)), fake)
-    assert engine == Engine(("podman",), ("podman", "compose"))
-    assert fake.asked == [["podman", "compose", "version"]]
-
-
 def test_docker_with_extra_words_keeps_them_for_compose(settings, on_path):
     on_path.add("sudo")
     engine = find_engine(dataclasses.replace(settings, docker=("sudo", "docker")), FakeProbe())
     assert engine.compose == ("sudo", "docker", "compose")
 
 
-@pytest.mark.parametrize(
-    ("compose", "flavour"),
-    [(("docker", "compose"), "v2"), (("docker-compose",), "v1"), (("/usr/local/bin/docker-compose",), "v1"), (("podman", "compose"), "v2")],
-)
-def test_compose_flavour(compose, flavour):
-    assert Engine(("docker",), compose).compose_flavour == flavour
-
-
 def test_check_daemon_passes_when_the_server_answers():
     fake = FakeProbe(default=(0, "27.1.1\n", ""))
-    check_daemon(Engine(("docker",), ("docker", "compose")), fake)
+    check_daemon(Engine(("docker",)), fake)
     assert fake.asked == [["docker", "version", "--format", "{{.Server.Version}}"]]
 
 
@@ -119,7 +82,7 @@ def test_check_daemon_failure_is_one_line_with_the_cause_and_what_to_do():
         "Cannot connect to the Docker daemon at unix:///var/run/docker.sock. Is the docker daemon running?\n\n"
     )
     with pytest.raises(StackError) as caught:
-        check_daemon(Engine(("docker",), ("docker", "compose")), FakeProbe(default=(1, "", stderr)))
+        check_daemon(Engine(("docker",)), FakeProbe(default=(1, "", stderr)))
     message = caught.value.message
     assert "\n" not in message
     assert "Cannot connect to the Docker daemon at unix:///var/run/docker.sock. Is the docker daemon running?" in message
@@ -129,7 +92,7 @@ def test_check_daemon_failure_is_one_line_with_the_cause_and_what_to_do():
 
 def test_check_daemon_failure_without_stderr_gives_the_exit_status():
     with pytest.raises(StackError) as caught:
-        check_daemon(Engine(("docker",), ("docker", "compose")), FakeProbe(default=(125, "", "  \n")))
+        check_daemon(Engine(("docker",)), FakeProbe(default=(125, "", "  \n")))
     assert "exit status 125" in caught.value.message
 
 

@@ -7,11 +7,11 @@ import re
 
 import pytest
 
-from stack.settings import WEB_SERVERS
-
 from .conftest import REPO
 
 APP = "config.wsgi:application"
+# Every production server, in the entrypoint's order: the tests below cover each.
+SERVERS = ("granian", "gunicorn-gthread", "gunicorn-sync")
 # Where each server takes WEB_THREADS (gunicorn-sync has no threads).
 THREADS_OPTION = {"granian": "--blocking-threads", "gunicorn-gthread": "--threads"}
 
@@ -80,7 +80,7 @@ def test_granian_is_the_default(entrypoint, value):
     assert entrypoint.DEFAULT_WEB_SERVER == "granian"
 
 
-def test_the_name_is_read_like_settings_reads_it(entrypoint):
+def test_the_name_is_trimmed_and_case_insensitive(entrypoint):
     assert entrypoint.production_command(APP, {"WEB_SERVER": " Gunicorn-Sync "})[:2] == ["gunicorn", APP]
 
 
@@ -88,14 +88,21 @@ def test_an_unknown_server_stops_the_container_with_one_line_naming_the_choices(
     with pytest.raises(SystemExit) as stopped:
         entrypoint.production_command(APP, {"WEB_SERVER": "uwsgi"})
     assert stopped.value.code == (
-        "entrypoint: WEB_SERVER must be one of granian, gunicorn-gthread, gunicorn-sync, got 'uwsgi'"
+        "entrypoint: error: WEB_SERVER must be one of granian, gunicorn-gthread, gunicorn-sync, got 'uwsgi'"
     )
 
 
-def test_the_entrypoint_and_the_settings_check_know_the_same_servers(entrypoint):
-    assert tuple(entrypoint.SERVERS) == WEB_SERVERS
-    # `inv bench` marks the first as the default in its table.
-    assert WEB_SERVERS[0] == entrypoint.DEFAULT_WEB_SERVER
+@pytest.mark.parametrize("name", ["WEB_CONCURRENCY", "WEB_THREADS"])
+@pytest.mark.parametrize("value", ["0", "four", "65", "-1", "٣"])
+def test_a_count_that_is_not_1_to_64_stops_the_container_with_one_line(entrypoint, name, value):
+    with pytest.raises(SystemExit) as caught:
+        entrypoint.production_command(APP, {"WEB_SERVER": "gunicorn-gthread", name: value})
+    assert caught.value.code == f"entrypoint: error: {name} must be a whole number from 1 to 64, got {value!r}"
+
+
+def test_the_default_is_one_of_the_servers_and_every_server_is_tested_here(entrypoint):
+    assert entrypoint.DEFAULT_WEB_SERVER in entrypoint.SERVERS
+    assert tuple(entrypoint.SERVERS) == SERVERS
 
 
 @pytest.mark.parametrize("server, workers", [("granian", "64"), ("gunicorn-gthread", "3"), ("gunicorn-sync", "1")])
@@ -114,7 +121,7 @@ def test_default_workers_follow_the_cpus_up_to_twelve(entrypoint, monkeypatch, c
         assert option(entrypoint.production_command(APP, {"WEB_SERVER": server}), "--workers") == gunicorn
 
 
-@pytest.mark.parametrize("server", WEB_SERVERS)
+@pytest.mark.parametrize("server", SERVERS)
 def test_every_server_listens_on_port_on_every_interface(entrypoint, monkeypatch, server):
     monkeypatch.setattr(entrypoint, "PORT", "9000")
     text = " ".join(entrypoint.production_command(APP, {"WEB_SERVER": server}))

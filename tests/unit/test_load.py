@@ -1,4 +1,4 @@
-"""bench/load.py without a server: reading wrk's output, and one-line errors on bad input."""
+"""devtools/load.py without a server: reading wrk's output, and one-line errors on bad input."""
 
 import json
 import subprocess
@@ -6,7 +6,7 @@ import sys
 
 import pytest
 
-from bench import load
+from devtools import load
 
 from .conftest import REPO
 
@@ -59,7 +59,7 @@ def test_output_without_the_figures_is_a_load_error():
 
 
 def run_script(*args: str, **env: str) -> subprocess.CompletedProcess[str]:
-    return subprocess.run([sys.executable, str(REPO / "bench" / "load.py"), *args], capture_output=True, text=True,
+    return subprocess.run([sys.executable, str(REPO / "devtools" / "load.py"), *args], capture_output=True, text=True,
                           env={"PATH": "/usr/bin:/bin", **env}, stdin=subprocess.DEVNULL, timeout=60)
 
 

@@ -2,44 +2,33 @@
 
 from __future__ import annotations
 
-import builtins
 import dataclasses
-import http.server
 import io
 import os
 import shlex
-import socket
 import sys
-import threading
 
 import pytest
 from invoke import Result
 
-from bench.scratch import free_ports
 from stack import runner
 from stack.errors import StackError
-from stack.runner import Stack, describe, open_stack, run_on_host, stdin_is_terminal
+from stack.runner import describe, open_stack, run_on_host, stdin_is_terminal
 from stack.settings import load_settings
 
 from .conftest import (
+    stack,
     CONTAINER_ID,
     CONTAINER_STATE,
     IMAGE_INSPECT,
     RUNNING_WEB,
-    VOLUME_LS,
     WEB_RUNNING,
-    WEB_UP,
     calls,
     mock_context,
-    ran,
     shown,
     write,
 )
 
-
-
-def stack(settings, engine, *responses, dry=False) -> Stack:
-    return Stack(mock_context(*responses, dry=dry), settings, engine)
 
 
 # ---- describe ----
@@ -131,7 +120,7 @@ def test_image_exists_only_when_inspect_prints_an_id(settings, engine, result, e
     assert stack(settings, engine, (IMAGE_INSPECT, result)).image_exists() is exists
 
 
-def test_running_web_container_is_looked_up_by_label_and_status(settings, engine):
+def test_running_web_container_is_looked_up_by_compose_ps(settings, engine):
     assert stack(settings, engine, WEB_RUNNING).container_id(running=True) == "c0ffee"
     assert stack(settings, engine, (RUNNING_WEB, Result("", exited=1))).container_id(running=True) == ""
 
@@ -158,153 +147,34 @@ def test_container_state_of_a_vanished_container_is_missing(settings, engine):
 # ---- build ----
 
 
-def test_build_runs_with_buildkit(settings, engine):
+def test_build_is_compose_build_with_buildkit_and_the_settings_environment(settings, engine, compose_prefix):
     s = stack(settings, engine)
     s.build(no_cache=True)
     (argv, kwargs), = calls(s.c)
-    assert argv[:2] == ["docker", "build"] and "--no-cache" in argv and argv[-1] == str(settings.root)
-    assert kwargs["env"]["DOCKER_BUILDKIT"] == "1" and kwargs["env"]["COMPOSE_DOCKER_CLI_BUILD"] == "1"
+    assert argv == [*compose_prefix, "build", "--no-cache", "web"]
+    assert kwargs["env"]["DOCKER_BUILDKIT"] == "1" and kwargs["env"]["IMAGE"] == "proj-web:latest"
     assert kwargs["warn"] is True
 
 
 def test_failed_build_is_one_line_with_the_exit_status(settings, engine):
-    s = stack(settings, engine, (r"docker build ", Result(exited=17)))
+    s = stack(settings, engine, (r"docker compose .* build ", Result(exited=17)))
     with pytest.raises(StackError) as caught:
         s.build()
     assert caught.value.code == 17
     assert "proj-web:latest" in caught.value.message and "17" in caught.value.message
 
 
-# ---- wait_until_healthy ----
-
-
-def test_wait_returns_once_the_healthcheck_passes(settings, engine, clock):
-    states = [Result("running 0 starting"), Result("running 0 starting"), Result("running 0 healthy")]
-    s = stack(settings, engine, WEB_UP, (CONTAINER_STATE, states))
-    s.wait_until_healthy()
-    inspects = [argv for argv, _ in calls(s.c) if argv[:2] == ["docker", "inspect"]]
-    assert len(inspects) == 3 and all(argv[-1] == "c0ffee" for argv in inspects)
-    assert clock.sleeps == [0.2]
-    assert not ran(s.c, "logs")
-
-
-@pytest.fixture
-def healthz_server():
-    """A server on 127.0.0.1 that answers /healthz with 200, as a published web container would."""
-
-    class Healthz(http.server.BaseHTTPRequestHandler):
-        def do_GET(self):
-            self.send_response(200 if self.path == "/healthz" else 404)
-            self.end_headers()
-
-        def log_message(self, *args):
-            pass
-
-    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Healthz)
-    threading.Thread(target=server.serve_forever, daemon=True).start()
-    yield server.server_address[1]
-    server.shutdown()
-    server.server_close()
-
-
-def test_wait_ends_when_the_published_port_answers_before_the_engine_probes(settings, engine, clock, healthz_server):
-    published = (r"docker port c0ffee 8000/tcp", Result(f"127.0.0.1:{healthz_server}\n"))
-    s = stack(settings, engine, WEB_UP, published, (CONTAINER_STATE, Result("running 0 starting")))
-    s.wait_until_healthy()
-    assert clock.sleeps == []
-    assert ran(s.c, "docker", "port", "c0ffee", "8000/tcp")
-
-
-def test_wait_keeps_to_the_engine_probe_when_nothing_answers_on_the_port(settings, engine, clock):
-    port = free_ports()
-    published = (r"docker port c0ffee 8000/tcp", Result(f"127.0.0.1:{port}\n"))
-    states = [Result("running 0 starting"), Result("running 0 starting"), Result("running 0 healthy")]
-    s = stack(settings, engine, WEB_UP, published, (CONTAINER_STATE, states))
-    s.wait_until_healthy()
-    assert clock.sleeps == [0.2]
-    # The published port is looked up once, not on every round.
-    assert sum(argv[:2] == ["docker", "port"] for argv, _ in calls(s.c)) == 1
-
-
-def test_wait_waits_for_every_web_container(settings, engine, clock):
-    replicas = (r"docker ps --all --quiet .*service=web ", Result("aaa\nbbb\n"))
-    states = [Result(f"running 0 {health}") for health in ("starting", "starting", "healthy", "starting", "healthy")]
-    s = stack(settings, engine, replicas, (CONTAINER_STATE, states))
-    s.wait_until_healthy()
-    inspected = [argv[-1] for argv, _ in calls(s.c) if argv[:2] == ["docker", "inspect"]]
-    # The restart counts of both first, then each until healthy: bbb was still starting once.
-    assert inspected == ["aaa", "bbb", "aaa", "bbb", "bbb"]
-    assert clock.sleeps == [0.2]
-
-
-def test_wait_accepts_a_container_without_healthcheck(settings, engine, clock):
-    s = stack(settings, engine, WEB_UP, (CONTAINER_STATE, Result("running 0 ")))
-    s.wait_until_healthy()
-    assert clock.sleeps == []
-
-
-def test_wait_for_an_exited_container_shows_its_logs_and_fails(settings, engine, compose_prefix, clock, capsys):
-    logs = (r".* logs --no-color --tail 30 web$", Result("Traceback...\nImproperlyConfigured: SECRET_KEY\n"))
-    s = stack(settings, engine, logs, WEB_UP, (CONTAINER_STATE, Result("exited 0 ")))
-    with pytest.raises(StackError) as caught:
-        s.wait_until_healthy()
-    assert "stopped (exited)" in caught.value.message and "inv logs web" in caught.value.message
-    assert [*compose_prefix, "logs", "--no-color", "--tail", "30", "web"] in [argv for argv, _ in calls(s.c)]
-    # The logs go to stderr, like the error line after them, so stdout stays clean for scripts.
-    captured = capsys.readouterr()
-    assert "ImproperlyConfigured: SECRET_KEY" in captured.err
-    assert "ImproperlyConfigured" not in captured.out
-
-
 def test_container_id_finds_the_web_container_in_any_state(settings, engine):
-    s = stack(settings, engine, (CONTAINER_ID, Result("c0ffee\nbadbad\n")))
+    s = stack(settings, engine, (CONTAINER_ID, Result("\nc0ffee\n\nbadbad\n")))
     assert s.container_id() == "c0ffee"
     (argv, kwargs), = calls(s.c)
-    assert argv == [
-        "docker", "ps", "--all", "--quiet",
-        "--filter", "label=com.docker.compose.project=proj",
-        "--filter", "label=com.docker.compose.service=web",
-        "--filter", "label=com.docker.compose.oneoff=False",
-    ]
+    assert argv[:5] == ["docker", "compose", "--env-file", os.devnull, "ps"] and argv[-1] == "web"
     assert kwargs["hide"] is True
 
 
 def test_container_id_is_empty_when_there_is_none(settings, engine):
     assert stack(settings, engine).container_id() == ""
     assert stack(settings, engine, (CONTAINER_ID, Result("c0ffee", exited=1))).container_id() == ""
-
-
-def test_wait_notices_a_container_that_restarted(settings, engine, clock):
-    states = [Result("running 0 starting"), Result("running 1 starting")]
-    s = stack(settings, engine, WEB_UP, (CONTAINER_STATE, states))
-    with pytest.raises(StackError) as caught:
-        s.wait_until_healthy()
-    assert "stopped" in caught.value.message
-    assert ran(s.c, "logs", "--no-color")
-
-
-def test_wait_times_out_after_wait_timeout_and_says_how_to_raise_it(project_root, engine, clock):
-    write(project_root, "WAIT_TIMEOUT=3\n")
-    s = stack(load_settings(project_root, {}), engine, WEB_UP, (CONTAINER_STATE, Result("running 0 starting")))
-    with pytest.raises(StackError) as caught:
-        s.wait_until_healthy()
-    message = caught.value.message
-    assert "WAIT_TIMEOUT" in message and "3s" in message and "starting" in message
-    assert sum(clock.sleeps) == pytest.approx(3.0)
-    assert ran(s.c, "logs", "--no-color", "--tail", "30", "web")
-
-
-def test_wait_without_a_container_says_run_up(settings, engine, clock):
-    s = stack(settings, engine)
-    with pytest.raises(StackError) as caught:
-        s.wait_until_healthy()
-    assert "inv up" in caught.value.message
-
-
-def test_wait_is_skipped_in_a_dry_run(settings, engine):
-    s = stack(settings, engine, dry=True)
-    s.wait_until_healthy()
-    assert not s.c.run.called
 
 
 # ---- in_web / exec ----
@@ -381,104 +251,6 @@ def test_in_web_hands_variables_over_by_name(settings, engine, compose_prefix):
     s = stack(settings, engine, WEB_RUNNING)
     s.in_web(["env"], env=["DJANGO_SUPERUSER_PASSWORD"])
     assert shown(s.c) == [[*compose_prefix, "exec", "-T", "-e", "DJANGO_SUPERUSER_PASSWORD", "web", "env"]]
-
-
-# ---- check_port_free ----
-
-
-@pytest.fixture
-def busy_port():
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
-        sock.bind(("127.0.0.1", 0))
-        sock.listen(1)
-        yield sock.getsockname()[1]
-
-
-def test_port_in_use_is_named_before_compose_fails(settings, engine, busy_port):
-    s = stack(dataclasses.replace(settings, web_port=busy_port), engine)
-    with pytest.raises(StackError) as caught:
-        s.check_port_free()
-    assert f"port {busy_port}" in caught.value.message and "already in use" in caught.value.message
-    assert "WEB_PORT" in caught.value.message
-
-
-def test_a_busy_port_in_the_range_of_a_scaled_web_is_named(settings, engine):
-    first = free_ports(3)
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", first + 2))
-        sock.listen(1)
-        s = stack(dataclasses.replace(settings, web_port=first), engine)
-        with pytest.raises(StackError) as caught:
-            s.check_port_free("3")
-    assert f"port {first + 2} " in caught.value.message
-
-
-def test_free_port_passes(settings, engine):
-    stack(dataclasses.replace(settings, web_port=free_ports()), engine).check_port_free()
-
-
-def test_port_held_by_our_own_web_container_is_fine(settings, engine, busy_port):
-    # Even a crashing web container of this project holds the port: that is not "another program".
-    stack(dataclasses.replace(settings, web_port=busy_port), engine, WEB_UP).check_port_free()
-
-
-def test_port_check_is_skipped_for_a_remote_engine(settings, engine, busy_port, monkeypatch):
-    monkeypatch.setenv("DOCKER_HOST", "ssh://deploy@build-server")
-    stack(dataclasses.replace(settings, web_port=busy_port), engine).check_port_free()
-
-
-def test_port_check_is_skipped_for_a_remote_engine_set_in_env(project_root, engine, busy_port):
-    # .env's DOCKER_HOST is what docker gets (Stack.run hands it over), so it decides, not just os.environ.
-    write(project_root, f"WEB_PORT={busy_port}\nDOCKER_HOST=ssh://deploy@build-server\n")
-    stack(load_settings(project_root, {}), engine).check_port_free()
-
-
-def test_bind_address_not_on_this_machine_is_named(settings, engine):
-    s = stack(dataclasses.replace(settings, web_bind="192.0.2.123"), engine)
-    with pytest.raises(StackError) as caught:
-        s.check_port_free()
-    assert "WEB_BIND=192.0.2.123" in caught.value.message
-
-
-# ---- confirm_volume_deletion ----
-
-
-def no_input(prompt=""):
-    raise AssertionError(f"asked {prompt!r} though it must not ask")
-
-
-def test_deleting_volumes_without_a_terminal_needs_yes(settings, engine, monkeypatch):
-    monkeypatch.setattr(builtins, "input", no_input)
-    with pytest.raises(StackError) as caught:
-        stack(settings, engine).confirm_volume_deletion(yes=False)
-    assert "--yes" in caught.value.message
-
-
-def test_yes_deletes_without_asking(settings, engine, monkeypatch, host):
-    host.set_tty(True)
-    monkeypatch.setattr(builtins, "input", no_input)
-    s = stack(settings, engine)
-    s.confirm_volume_deletion(yes=True)
-    assert not s.c.run.called
-
-
-def test_at_a_terminal_the_project_name_must_be_typed(settings, engine, monkeypatch, host, capsys):
-    host.set_tty(True)
-    prompts = []
-    monkeypatch.setattr(builtins, "input", lambda prompt="": prompts.append(prompt) or " proj\n")
-    s = stack(settings, engine, (VOLUME_LS, Result("proj_data\n")))
-    s.confirm_volume_deletion(yes=False)
-    assert prompts == ["Type the project name (proj) to confirm: "]
-    assert "proj_data" in capsys.readouterr().out
-    assert ran(s.c, "volume", "ls", "--quiet", "--filter", "label=com.docker.compose.project=proj")
-
-
-def test_a_wrong_answer_deletes_nothing(settings, engine, monkeypatch, host):
-    host.set_tty(True)
-    monkeypatch.setattr(builtins, "input", lambda prompt="": "yes")
-    with pytest.raises(StackError) as caught:
-        stack(settings, engine).confirm_volume_deletion(yes=False)
-    assert "nothing deleted" in caught.value.message
 
 
 # ---- run_on_host, stdin_is_terminal, open_stack ----

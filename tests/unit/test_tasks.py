@@ -12,10 +12,10 @@ from typing import ClassVar
 from unittest.mock import DEFAULT
 
 import pytest
-from invoke import Config, Context, Result
+from invoke import Collection, Config, Context, Result, Task
 
 import tasks
-from bench.scratch import free_ports
+from devtools.scratch import free_ports
 from stack.errors import StackError
 from stack.runner import Stack
 from stack.settings import load_settings
@@ -95,11 +95,8 @@ def C(compose_prefix):
 
 
 @pytest.fixture
-def BUILD(settings):
-    return [
-        "docker", "build", "--tag", "proj-web:latest", "--file", str(settings.root / "Dockerfile"),
-        "--build-arg", "BASE_IMAGE=python:3.13-slim", "--build-arg", "PROJECT_DIR=site", str(settings.root),
-    ]
+def BUILD(C):
+    return [*C, "build", "web"]
 
 
 def run_in_web(C, *command, tty=False):
@@ -120,15 +117,15 @@ def test_tasks_work_on_the_repository_root(h):
 
 def test_build(h, BUILD):
     assert h.run(tasks.build) == [BUILD]
-    assert h.kwargs_of(["docker", "build"])["env"]["DOCKER_BUILDKIT"] == "1"
+    assert h.kwargs_of(BUILD)["env"]["DOCKER_BUILDKIT"] == "1"
 
 
 def test_build_no_cache_and_pull(h, BUILD):
-    assert h.run(tasks.build, no_cache=True, pull=True) == [[*BUILD[:-1], "--no-cache", "--pull", BUILD[-1]]]
+    assert h.run(tasks.build, no_cache=True, pull=True) == [[*BUILD[:-1], "--no-cache", "--pull", "web"]]
 
 
 def test_build_failure_exits_with_the_build_status(h):
-    assert h.fails(tasks.build, (r"docker build ", Result(exited=2))).code == 2
+    assert h.fails(tasks.build, (r"docker compose .* build ", Result(exited=2))).code == 2
 
 
 # ---- up ----
@@ -139,10 +136,10 @@ UP = ["up", "--detach", "--no-build", "--remove-orphans"]
 
 def test_up_builds_a_missing_image_then_starts_and_waits(h, C, BUILD, capsys):
     assert h.run(tasks.up, WEB_UP, HEALTHY) == [BUILD, [*C, *UP]]
-    order = [argv[:3] for argv, _ in calls(h.c)]
-    # The port is checked before a build that may take minutes, then the image.
-    assert order[:3] == [["docker", "ps", "--all"], ["docker", "image", "inspect"], BUILD[:3]]
-    assert order[-1] == ["docker", "inspect", "--format"]
+    order = [argv[4] if argv[1] == "compose" else argv[1] for argv, _ in calls(h.c)]
+    # The port is checked (is it our own container's?) before a build that may take minutes, then the image.
+    assert order[:3] == ["ps", "image", "build"]
+    assert order[-1] == "inspect"
     port = h.settings.web_port
     assert f"The site is up at http://127.0.0.1:{port}/" in capsys.readouterr().out
 
@@ -513,3 +510,23 @@ def test_test_runs_in_the_project_whatever_its_directory_is_called(tmp_path, mon
     # Run whatever precedes the pytest command in a real shell, from where Invoke would start it: it must land in the project.
     result = subprocess.run(["sh", "-c", line[: -len(command)] + "pwd"], capture_output=True, text=True, cwd=cwd, check=False)
     assert (result.returncode, result.stdout.strip()) == (0, str(root)), result.stderr
+
+
+# ---- the namespace ----
+
+
+def _tasks_in(collection: Collection):
+    yield from collection.tasks.values()
+    for sub in collection.collections.values():
+        yield from _tasks_in(sub)
+
+
+def test_every_task_defined_in_tasks_py_is_in_the_namespace_inv_lists():
+    defined = {name: obj for name, obj in vars(tasks).items() if isinstance(obj, Task)}
+    listed = list(_tasks_in(tasks.ns))
+    assert [name for name, obj in defined.items() if not any(obj is entry for entry in listed)] == []
+    assert len(listed) == len(defined)
+    # And `inv --list` itself, as a user runs it, shows every name the namespace holds.
+    shown_names = subprocess.run([sys.executable, "-m", "invoke", "--list"], cwd=REPO, capture_output=True,
+                                 text=True, check=True).stdout.split()
+    assert set(tasks.ns.task_names) <= set(shown_names)

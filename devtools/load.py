@@ -1,7 +1,7 @@
 #!/usr/bin/env python3
 """Put a URL under load with wrk and report req/s, latency percentiles and errors.
 
-    python bench/load.py http://127.0.0.1:8000/ --duration 30 --connections 64 [--json]
+    python devtools/load.py http://127.0.0.1:8000/ --duration 30 --connections 64 [--json]
 
 `measure()` is the same run as a function returning `Figures`, for tests and other
 benchmarks. Errors are responses outside 200-299 and socket errors (connect, read,

@@ -1,0 +1,5 @@
+"""Helpers the tests and the benchmark share; the product, tasks.py and stack/ never import it.
+
+scratch  copies of a checkout (from `git ls-files`) and free ports   load  wrk against a URL
+servers  the production servers, as the image's entrypoint lists them
+"""
