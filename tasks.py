@@ -187,8 +187,8 @@ def bench(c, repeat=3, duration=15, connections=32, servers="", output="bench-re
     """Measure this stack against the tutorial Dockerfile, side by side; print and save the table."""
     # A program of its own (bench/__main__.py), found from the project directory like the tests.
     os.chdir(ROOT)
-    options = {"repeat": repeat, "duration": duration, "connections": connections, "servers": servers, "output": output}
-    run_on_host(c, [sys.executable, "-m", "bench", *(arg for name, value in options.items() for arg in (f"--{name}", str(value)))])
+    run_on_host(c, [sys.executable, "-m", "bench", "--repeat", str(repeat), "--duration", str(duration),
+                    "--connections", str(connections), "--servers", servers, "--output", output])
 
 
 # ---- backups: inv db.backup, db.restore, db.list, db.counts ----
@@ -229,7 +229,6 @@ def list_(c):
 def counts(c):
     """Show the number of rows in every table of the database."""
     backups.print_counts(backups.table_counts(open_stack(c, ROOT)))
-
 
 
 # ---- the namespace: every command, by name ----

@@ -189,6 +189,7 @@ class Bench:
         self.root = root
         self.settings = settings
         self.options = options
+        self.engine = engine
         self.docker = list(engine.docker)
         self.figures = Figures()
         run_id = uuid.uuid4().hex[:6]
@@ -207,7 +208,6 @@ class Bench:
         self.env = {
             **os.environ,
             "DOCKER": shlex.join(engine.docker),
-            "COMPOSE": shlex.join(engine.compose),
             "BASE_IMAGE": settings.base_image,
             "COMPOSE_PROJECT_NAME": self.name,
             "IMAGE_NAME": f"{self.name}-web",
@@ -456,7 +456,7 @@ class Bench:
             "memory": f"{int(memory) / 2**20:.1f} GiB" if memory else "unknown",
             "kernel": platform.release(),
             "docker engine": first_line([*self.docker, "version", "--format", "{{.Server.Version}}"]),
-            "compose": first_line([*shlex.split(self.env["COMPOSE"]), "version", "--short"]),
+            "compose": first_line([*self.engine.compose, "version", "--short"]),
             "base image": self.settings.base_image,
             "python (host)": platform.python_version(),
             "runs": f"{self.options.repeat} repetitions, load {self.options.duration} s per URL at "

@@ -2,8 +2,9 @@
 
 `serve` (the image's default command) loads the settings and, in production, refuses
 to serve with unsafe ones; then it waits for the database, applies migrations under a
-lock so that only one container runs them at a time, and replaces itself with the server: the one WEB_SERVER names in production (granian, gunicorn-gthread
-or gunicorn-sync), runserver (reloading on every edit) with ENVIRONMENT=development.
+lock so that only one container runs them at a time, and replaces itself with the
+server: the one WEB_SERVER names in production (granian, gunicorn-gthread or
+gunicorn-sync), runserver (reloading on every edit) with ENVIRONMENT=development.
 The site never answers before its tables exist, and the server is PID 1, so SIGTERM
 reaches it directly and a stop takes a moment, not ten seconds.
 

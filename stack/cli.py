@@ -12,20 +12,27 @@ optional positional: `inv logs ps` reads "ps" as the service, not as a second ta
 otherwise take it as the value of a positional argument still to be filled.
 
 Invoke's parser is not a public API: requirements-dev.txt pins Invoke, and
-tests/unit/test_cli.py checks this patch against the pinned version, so an upgrade
-fails a test before it reaches a user.
+tests/unit/test_cli.py checks this patch against the pinned version and fails when the pin
+moves away from INVOKE_CHECKED, so an upgrade fails a test before it reaches a user.
 """
 
 from __future__ import annotations
 
+import difflib
 import re
 import shlex
 import sys
 from typing import Sequence
 
+from invoke.exceptions import ParseError
 from invoke.parser.parser import ParseMachine
 
 from .errors import StackError
+
+# The Invoke release this patch of its parser was written and tested for.
+INVOKE_CHECKED = "3.0.3"
+# Positional arguments that hold the words of a command line (`inv manage "ARGS"`, `inv exec "CMD"`).
+WORD_ARGUMENTS = ("args", "cmd")
 
 _complete_context = getattr(ParseMachine, "complete_context", None)
 _handle = getattr(ParseMachine, "handle", None)
@@ -51,7 +58,31 @@ def _handle_help_before_positionals(self, token: str) -> None:
         # What Invoke does with --help after a task that has no positional left to fill.
         self.initial.flags[token].value = self.context.name
         return
-    _handle(self, token)
+    try:
+        _handle(self, token)
+    except ParseError as error:
+        hint = _unknown_word_hint(self, token) if str(error).startswith("No idea what") else ""
+        if not hint:
+            raise
+        raise ParseError(f"{error} {hint}", error.context) from None
+
+
+def _unknown_word_hint(machine, token: str) -> str:
+    """What a word Invoke does not know probably meant: a task's name misspelt, or a second word for a task."""
+    if token.startswith("-"):
+        return ""
+    context = machine.context
+    if context is not None and context.positional_args:
+        # Every positional argument of the task is filled, and this is one word too many.
+        name, last = context.name, context.positional_args[-1]
+        if last.name in WORD_ARGUMENTS:
+            return (f"`inv {name}` takes a command's words in one quoted string or after --: "
+                    f'`inv {name} "{last.value} {token}"` or `inv {name} -- {last.value} {token}`')
+        count = len(context.positional_args)
+        names = ", ".join(argument.name for argument in context.positional_args)
+        return f"`inv {name}` takes at most {count} word{'s' if count > 1 else ''} ({names}): see `inv --help {name}`."
+    close = difflib.get_close_matches(token, [name for name in machine.contexts if not name.startswith("-")], n=1)
+    return f"Did you mean `inv {close[0]}`? (`inv --list` shows every command)" if close else "`inv --list` shows every command."
 
 
 def allow_optional_positionals() -> None:

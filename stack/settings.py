@@ -142,7 +142,10 @@ class _Sources:
                 self.origin[name] = None
 
     def where(self, name: str) -> str:
-        """"the environment", or "FILE line N" of the last line that sets the name (looked up only for an error)."""
+        """Where the value came from: "the environment", or "FILE line N" of the last line that sets it.
+
+        The line is looked up only here, for an error message, not for every value read.
+        """
         if name not in self.origin:
             return "the defaults"
         path = self.origin[name]
