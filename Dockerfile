@@ -6,7 +6,9 @@ ARG BASE_IMAGE=python:3.13-slim
 FROM ${BASE_IMAGE} AS build
 ENV PIP_DISABLE_PIP_VERSION_CHECK=1 \
     PYTHONDONTWRITEBYTECODE=1
-RUN python -m venv /opt/venv
+# python3 with its venv module is all a base needs (Debian's python3-venv, or any python image).
+RUN { python3 -c 'import sys; sys.exit(sys.version_info < (3, 10))' && python3 -m venv /opt/venv; } \
+    || { echo "error: BASE_IMAGE needs python3, 3.10 or newer, with its venv module (Debian: python3-venv)" >&2; exit 1; }
 COPY requirements.txt /tmp/requirements.txt
 # An extra CA (a TLS-intercepting proxy's) arrives as a BuildKit secret: it is
 # joined to the system bundle on a tmpfs, so neither ever lands in a layer.
@@ -23,9 +25,8 @@ RUN --mount=type=cache,target=/root/.cache/pip \
     /opt/venv/bin/pip install --requirement /tmp/requirements.txt; \
     /opt/venv/bin/pip uninstall --yes --quiet pip
 
-# ---- runtime ----
+# ---- runtime: what both modes run on ----
 FROM ${BASE_IMAGE} AS runtime
-ARG PROJECT_DIR=site
 ARG APP_UID=10001
 ENV PATH=/opt/venv/bin:$PATH \
     PYTHONUNBUFFERED=1 \
@@ -47,15 +48,25 @@ RUN groupadd --system --gid "${APP_UID}" app \
     && useradd --system --uid "${APP_UID}" --gid app --home-dir /home/app --create-home --shell /usr/sbin/nologin app \
     && install --directory --owner app --group app --mode 2775 /data
 COPY --from=build /opt/venv /opt/venv
-COPY docker/entrypoint.py docker/dbtool.py /usr/local/lib/django-docker/
+COPY docker/ /usr/local/lib/django-docker/
 WORKDIR /app
-COPY ${PROJECT_DIR}/ /app/
-# collectstatic needs settings, not the real key: a random one lives for this command only.
-RUN SECRET_KEY="$(python -c 'import secrets; print(secrets.token_urlsafe(50))')" \
-    python manage.py collectstatic --noinput --verbosity 0
 USER ${APP_UID}:${APP_UID}
 EXPOSE 8000
 HEALTHCHECK --interval=2s --timeout=3s --start-period=60s --retries=3 \
     CMD ["python", "-c", "import urllib.request; urllib.request.urlopen('http://127.0.0.1:8000/healthz', timeout=2)"]
 ENTRYPOINT ["python", "/usr/local/lib/django-docker/entrypoint.py"]
 CMD ["serve"]
+
+# ---- development: the project is mounted at /app, so an edit to it changes no image ----
+FROM runtime AS development
+
+# ---- production (the last stage, so a plain `docker build` makes it): the code baked in ----
+FROM runtime AS production
+ARG PROJECT_DIR=site
+ARG APP_UID=10001
+COPY ${PROJECT_DIR}/ /app/
+USER 0:0
+# collectstatic needs settings, not the real key: a random one lives for this command only.
+RUN SECRET_KEY="$(python -c 'import secrets; print(secrets.token_urlsafe(50))')" \
+    python manage.py collectstatic --noinput --verbosity 0
+USER ${APP_UID}:${APP_UID}

@@ -10,14 +10,20 @@ from pathlib import Path
 from invoke import Collection, task
 
 from stack import backup as backups
+from stack import status as site_status
 from stack.cli import allow_optional_positionals, line_count, split_arguments
-from stack.compose import WEB
+from stack.compose import DB, WEB
 from stack.django import manage_command, superuser_variables
 from stack.errors import StackError
 from stack.health import wait_until_healthy
 from stack.ports import check_ports_free, web_ports
-from stack.prompts import confirm_restore, confirm_volume_deletion, offer_backup_before_deletion
+from stack.prompts import (
+    confirm_restore,
+    confirm_volume_deletion,
+    offer_backup_before_deletion,
+)
 from stack.runner import open_stack, run_on_host
+from stack.settings import load_settings
 
 ROOT = Path(__file__).resolve().parent
 allow_optional_positionals()
@@ -28,27 +34,28 @@ allow_optional_positionals()
 
 @task(help={"no_cache": "Build every layer anew, ignoring the cache.", "pull": "Pull a newer base image first."})
 def build(c, no_cache=False, pull=False):
-    """Build the web image."""
-    open_stack(c, ROOT).build(no_cache=no_cache, pull=pull)
+    """Build the web image (inv up does it too, whenever the code or requirements changed)."""
+    s = open_stack(c, ROOT)
+    s.require_images(WEB)
+    s.build(no_cache=no_cache, pull=pull)
 
 
 @task(help={
-    "build": "Rebuild the image first, even if it exists.",
-    "wait": "Wait until the site is healthy (--no-wait: don't).",
+    "wait": "Wait until the site answers (--no-wait: don't).",
     "scale": "Run N web containers (N or web=N), published on WEB_PORT to WEB_PORT+N-1.",
 })
-def up(c, build=False, wait=True, scale="1"):
-    """Start the site in the background, migrated, and print its URL."""
+def up(c, wait=True, scale="1"):
+    """Start the site in the background, built from the current code and migrated, and print its URL."""
     s = open_stack(c, ROOT)
     ports = web_ports(s, scale)
     check_ports_free(s, ports)
-    if build or not s.image_exists():
-        s.build()
+    s.require_images(WEB, DB)
+    s.current_image()
     s.up(ports)
     if wait:
         wait_until_healthy(s)
     if not s.dry:
-        print(f"The site is up at {s.settings.url}")
+        print(f"The site is {'up' if wait else 'starting'} at {s.settings.url}")
 
 
 @task(help={"volumes": "Also delete the data volumes: the database! Asks first.", "yes": "Don't ask before deleting volumes."})
@@ -61,11 +68,16 @@ def down(c, volumes=False, yes=False):
     s.compose("down", "--remove-orphans", *(["--volumes"] if volumes else []))
 
 
-@task(positional=["service"], help={"service": "Only this service (default: all).", "wait": "Wait until web is healthy (--no-wait: don't)."})
+@task(positional=["service"], help={"service": "Only this service (default: all).", "wait": "Wait until web answers (--no-wait: don't)."})
 def restart(c, service=None, wait=True):
-    """Restart the containers (without rebuilding or recreating them)."""
+    """Restart the running containers as new ones, with the current code, requirements and .env."""
     s = open_stack(c, ROOT)
-    s.compose("restart", *filter(None, [service]))
+    replicas = len(s.container_ids(WEB, running=True))
+    if not replicas and not s.dry:
+        raise StackError("the site is not running: `inv up` starts it")
+    s.require_images(WEB, DB)
+    s.current_image()
+    s.up(web_ports(s, str(replicas or 1)), "--force-recreate", *filter(None, [service]))
     if wait and service in (None, "", WEB):
         wait_until_healthy(s)
 
@@ -74,6 +86,24 @@ def restart(c, service=None, wait=True):
 def ps(c):
     """Show the containers and their health."""
     open_stack(c, ROOT).compose("ps")
+
+
+@task
+def status(c):
+    """Show the mode, the database, the URL and its answer, the image's age and the containers' health."""
+    for label, text in site_status.report(open_stack(c, ROOT)):
+        print(f"{label:<11} {text}")
+
+
+@task(name="open", help={"admin": "Open the admin (/admin/) instead of the front page."})
+def open_(c, admin=False):
+    """Open the site in your browser, or print its URL where there is none."""
+    import webbrowser  # here, not at the top: `inv --list` need not pay for it
+
+    url = load_settings(ROOT).url + ("admin/" if admin else "")
+    # webbrowser honours BROWSER, as a terminal user expects.
+    if not webbrowser.open(url):
+        print(f"no browser to open here: visit {url}")
 
 
 @task(positional=["service"], help={"service": "Only this service (default: all).", "follow": "Keep printing new lines.", "tail": "Only the last N lines of each."})
@@ -128,7 +158,7 @@ def dbshell(c):
     s = open_stack(c, ROOT)
     if s.settings.database == "postgres":
         backups.require_db_running(s)
-        s.exec(backups.postgres_client(s, "psql"), service=backups.DB)
+        s.exec(backups.postgres_client(s, "psql"), service=DB)
     else:
         s.in_web(manage_command(["dbshell"]))
 
@@ -234,7 +264,7 @@ def counts(c):
 # ---- the namespace: every command, by name ----
 
 ns = Collection(
-    build, up, down, restart, ps, logs,
+    build, up, down, restart, ps, status, logs, open_,
     manage, migrate, makemigrations, shell, dbshell, createsuperuser, exec_,
     test, bench,
     Collection("db", backup, restore, list_, counts),

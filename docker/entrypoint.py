@@ -21,6 +21,8 @@ import sys
 import time
 
 PORT = os.environ.get("PORT") or "8000"
+# Where this file and its companions (dbtool.py, healthprobes.py, runserver.py, granian-log.json) live.
+HERE = os.path.dirname(os.path.abspath(__file__))
 DATABASE_WAIT_SECONDS = float(os.environ.get("DATABASE_WAIT_SECONDS") or "60")
 # Any fixed number will do: it names the lock, shared by every container of the site.
 MIGRATION_LOCK_ID = 0x6D696772
@@ -187,8 +189,9 @@ def granian_command(app, environ):
         # connections, so it needs fewer processes than gunicorn for the same load.
         "--workers", worker_count(environ, cpu_count()),
         "--blocking-threads", thread_count(environ),
-        # Off by default in granian; the logs are the only record of requests.
+        # Off by default in granian; the logs are the only record of requests (less the health probes).
         "--access-log",
+        "--log-config", os.path.join(HERE, "granian-log.json"),
         # Without it, a stop waits for the slowest request however long it takes.
         "--workers-kill-timeout", GRACEFUL_TIMEOUT,
         # gunicorn replaces a worker that died (killed for memory, say); granian only on request.
@@ -204,6 +207,7 @@ def gunicorn_command(app, environ, worker_options):
         "--workers", worker_count(environ, 2 * cpu_count() + 1),
         *worker_options,
         "--access-logfile", "-",
+        "--logger-class", "healthprobes.ProbeQuietGunicornLogger",
         "--error-logfile", "-",
         "--graceful-timeout", GRACEFUL_TIMEOUT,
         # Its default place is under $HOME, which the read-only root filesystem keeps unwritable.
@@ -236,7 +240,8 @@ def production_command(app, environ):
 
 
 def runserver_command():
-    return ["python", "manage.py", "runserver", f"0.0.0.0:{PORT}"]
+    # manage.py runserver, with the health probes kept out of its log.
+    return ["python", os.path.join(HERE, "runserver.py"), f"0.0.0.0:{PORT}"]
 
 
 def serve():
@@ -255,6 +260,8 @@ def serve():
     connections.close_all()
     # gunicorn would also read WEB_CONCURRENCY itself, and fail on an empty one.
     os.environ.pop("WEB_CONCURRENCY", None)
+    # The servers load healthprobes.py, beside this file, by its module name.
+    os.environ["PYTHONPATH"] = os.pathsep.join(filter(None, [HERE, os.environ.get("PYTHONPATH")]))
     log("starting " + " ".join(command))
     os.execvp(command[0], command)
 

@@ -17,11 +17,11 @@ from datetime import datetime, timezone
 from pathlib import Path
 from typing import NamedTuple
 
+from .compose import DB
 from .errors import StackError
 from .runner import Stack
 
 BACKUP_DIR = "backups"
-DB = "db"
 TOOL = ["python", "/usr/local/lib/django-docker/dbtool.py"]
 # What each engine's backup file starts with, its suffix, and its name for people.
 MAGIC = {"postgres": b"PGDMP", "sqlite": b"SQLite format 3\x00"}

@@ -13,6 +13,8 @@ from typing import Iterable, Sequence
 from .engine import Engine
 
 WEB = "web"
+# The PostgreSQL service compose/postgres.yml adds with DATABASE=postgres.
+DB = "db"
 # Where the server listens inside the web container (docker-compose.yml publishes it).
 CONTAINER_PORT = "8000"
 
@@ -70,10 +72,11 @@ def run_args(
 _SERVICE_CONTAINER_IDS = '{{if eq (.Label "com.docker.compose.oneoff") "False"}}{{.ID}}{{end}}'
 
 
-def ps_args(engine: Engine, service: str, *, running: bool) -> list[str]:
-    """`compose ps` printing the IDs of a service's own containers (not `run`'s): running ones, or in any state."""
+def ps_args(engine: Engine, service: str = "", *, running: bool) -> list[str]:
+    """`compose ps` printing the IDs of a service's own containers (not `run`'s), or of every service's:
+    running ones, or in any state."""
     which = ["--status", "running"] if running else ["--all"]
-    return compose_args(engine, "ps", *which, "--format", _SERVICE_CONTAINER_IDS, service)
+    return compose_args(engine, "ps", *which, "--format", _SERVICE_CONTAINER_IDS, *filter(None, [service]))
 
 
 def _by_name(env: Iterable[str]) -> list[str]:

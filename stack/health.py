@@ -2,57 +2,91 @@
 
 from __future__ import annotations
 
+import itertools
 import re
 import sys
 import time
+from typing import NoReturn
 
 from .compose import CONTAINER_PORT, WEB
 from .errors import StackError
 from .ports import engine_is_local
 from .runner import Stack
 
+POLL_SECONDS = 0.2
+# The log is read every this many rounds (once a second), for a server that failed without exiting.
+LOG_ROUNDS = 5
+# Log lines read to find why a container stopped: enough for a long traceback.
+READ_LINES = 200
 # How docker/entrypoint.py says why it will not serve: one line, the container's own account.
 _REFUSAL = "entrypoint: error: "
 # Compose may put terminal control sequences (erase line) in front of a log line.
 _TERMINAL_CODES = re.compile(r"\x1b\[[0-9;?]*[A-Za-z]")
 
 
-def wait_until_healthy(stack: Stack, service: str = WEB, timeout: float | None = None) -> None:
-    """Poll the service's containers until each is healthy.
+def wait_until_healthy(stack: Stack, timeout: float | None = None) -> None:
+    """Poll the web containers until each answers.
 
-    Raises StackError as soon as a container stops or restarts (with the container's own
-    last error line in the message and its last log lines above it), or after `timeout`
-    seconds (WAIT_TIMEOUT by default).
+    With a local engine a container counts once its /healthz answers 200 on its published
+    port (the engine's own health lags behind by up to a probe); with a remote one, once the
+    engine says healthy. Raises StackError as soon as a container stops, restarts or logs a
+    traceback before answering (with the container's own last error line in the message and
+    its last log lines above it), or after `timeout` seconds (WAIT_TIMEOUT by default).
     """
     if stack.dry:
         return
     timeout = stack.settings.wait_timeout if timeout is None else timeout
-    containers = stack.container_ids(service)
+    containers = stack.container_ids(WEB)
     if not containers:
-        raise StackError(f"no {service} container exists: run `inv up` (and `inv ps` to see the stack)")
-    print(f"waiting up to {timeout:.0f}s for {service} to become healthy...", file=sys.stderr, flush=True)
-    restarts_before = {container: stack.container_state(container)[2] for container in containers}
+        raise StackError(f"no {WEB} container exists: run `inv up` (and `inv ps` to see the stack)")
+    print(f"waiting up to {timeout:.0f}s for the site to answer...", file=sys.stderr, flush=True)
+    restarts_before = {container: stack.container_state(container).restarts for container in containers}
     published: dict[str, int | None] = {}
+    local = engine_is_local(stack)
     deadline = time.monotonic() + timeout
-    while containers:
+    for round_ in itertools.count():
+        if not containers:
+            return
         container = containers[0]
-        status, health, restarts = stack.container_state(container)
-        if status == "running" and (health in ("healthy", "") or service == WEB and answers(stack, container, published)):
+        state = stack.container_state(container)
+        if state.status == "running" and (
+            answers(stack, container, published) if local else state.health in ("healthy", "")
+        ):
             containers.pop(0)
             continue
-        if status in ("exited", "dead", "missing", "restarting") or restarts > restarts_before[container]:
-            cause = show_last_logs(stack, service)
-            raise StackError(
-                f"the {service} container stopped before it became healthy: {cause or 'its last log lines are above'}; "
-                f"fix the cause, then run `inv up` again (whole log: `inv logs {service}`)"
-            )
+        if state.status in ("exited", "dead", "missing", "restarting") or state.restarts > restarts_before[container]:
+            fail_with_logs(stack, "stopped before it answered")
+        # A server that failed to start may keep its container running (runserver waits for the fix).
+        if round_ % LOG_ROUNDS == LOG_ROUNDS - 1 and (crash := crash_in_log(stack, container, state.started_at)):
+            fail_with_logs(stack, "failed to start its server", crash)
         if time.monotonic() >= deadline:
-            show_last_logs(stack, service)
+            show_last_logs(stack)
             raise StackError(
-                f"{service} was not healthy after {timeout:.0f}s (health: {health or status}): its last log "
-                f"lines are above; see `inv logs {service}` and `inv ps`, or raise WAIT_TIMEOUT in .env"
+                f"the site did not answer within {timeout:.0f}s (health: {state.health or state.status}): the "
+                f"last log lines of {WEB} are above; see `inv logs {WEB}` and `inv ps`, or raise WAIT_TIMEOUT in .env"
             )
-        time.sleep(0.2)
+        time.sleep(POLL_SECONDS)
+
+
+def fail_with_logs(stack: Stack, what: str, cause: str = "") -> NoReturn:
+    cause = show_last_logs(stack) or cause
+    raise StackError(
+        f"the {WEB} container {what}: {cause or 'its last log lines are above'}; "
+        f"fix the cause, then run `inv up` again (whole log: `inv logs {WEB}`)"
+    )
+
+
+def crash_in_log(stack: Stack, container: str, since: str) -> str:
+    """The error a running container's server failed with (see stop_reason), or "".
+
+    Only an error that is the last thing the log says counts: a server that logged
+    anything after it (runserver reloading after a fix, say) is still on its way.
+    """
+    since_start = ["--since", since] if since else []
+    result = stack.docker("logs", *since_start, "--tail", str(READ_LINES), container, hide=True, warn=True, echo=False)
+    lines = [line for line in _clean((result.stdout + result.stderr).splitlines()) if line.strip()] if result.ok else []
+    reason = stop_reason(lines)
+    return reason if reason and lines[-1].endswith(reason) else ""
 
 
 def answers(stack: Stack, container: str, published: dict[str, int | None]) -> bool:
@@ -83,22 +117,26 @@ def answers(stack: Stack, container: str, published: dict[str, int | None]) -> b
 
 def show_last_logs(stack: Stack, service: str = WEB, lines: int = 30) -> str:
     """Print the service's last log lines to stderr; return the line that says why it stopped, or ""."""
-    result = stack.compose("logs", "--no-color", "--no-log-prefix", "--tail", str(lines), service, hide=True, warn=True)
-    text = (result.stdout + result.stderr).rstrip()
+    # More is read than shown: a traceback's first line may lie further back than its last.
+    result = stack.compose("logs", "--no-color", "--no-log-prefix", "--tail", str(READ_LINES), service, hide=True, warn=True)
+    text = (result.stdout + result.stderr).rstrip().splitlines()
     # Diagnostics, like the error line that follows them: stderr, so stdout stays clean for scripts.
     print(f"--- last {lines} log lines of {service} ---", file=sys.stderr)
-    print(text, file=sys.stderr, flush=True)
-    return stop_reason(text.splitlines())
+    print("\n".join(text[-lines:]), file=sys.stderr, flush=True)
+    return stop_reason(text)
 
 
 def stop_reason(lines: list[str]) -> str:
     """Why the container stopped, from its log: the entrypoint's last `entrypoint: error: ...` line, or
     the exception line of a later traceback; "" when the log says neither."""
-    lines = [_TERMINAL_CODES.sub("", line).rstrip() for line in lines]
-    lines = [line for line in lines if line.strip()]
+    lines = [line for line in _clean(lines) if line.strip()]
     refusal = max((i for i, line in enumerate(lines) if line.startswith(_REFUSAL)), default=-1)
     traceback = max((i for i, line in enumerate(lines) if line.startswith("Traceback (most recent call last)")), default=-1)
     if traceback > refusal:
         # The exception's own line is the first after it that is not indented (frames and code are).
         return next((line for line in lines[traceback + 1:] if not line.startswith(" ")), "")
     return lines[refusal][len(_REFUSAL):] if refusal >= 0 else ""
+
+
+def _clean(lines: list[str]) -> list[str]:
+    return [_TERMINAL_CODES.sub("", line).rstrip() for line in lines]

@@ -26,7 +26,25 @@ def check_ports_free(stack: Stack, ports: range) -> None:
     if stack.dry or not engine_is_local(stack) or stack.container_id(WEB):
         return
     for port in ports:
-        _check_port(stack.settings.web_bind, port)
+        if _in_use(stack.settings.web_bind, port):
+            holder = compose_project_publishing(stack, port)
+            if holder:
+                raise StackError(
+                    f"port {port} on {stack.settings.web_bind} is held by Compose project {holder!r}, another stack "
+                    f"(another checkout, or this one under an earlier COMPOSE_PROJECT_NAME): stop it with "
+                    f"`{' '.join(stack.engine.compose)} --project-name {holder} down`, or set WEB_PORT in .env"
+                )
+            raise StackError(
+                f"port {port} on {stack.settings.web_bind} is already in use by another program: stop it, "
+                "or set WEB_PORT in .env to a free port"
+            )
+
+
+def compose_project_publishing(stack: Stack, port: int) -> str:
+    """The Compose project of a container that publishes `port` on this engine, or ""."""
+    template = '{{.Label "com.docker.compose.project"}}'
+    result = stack.docker("ps", "--filter", f"publish={port}", "--format", template, hide=True, warn=True, echo=False)
+    return next((name for name in result.stdout.split() if name), "") if result.ok else ""
 
 
 def engine_is_local(stack: Stack) -> bool:
@@ -35,7 +53,8 @@ def engine_is_local(stack: Stack) -> bool:
     return not host or host.startswith("unix://")
 
 
-def _check_port(bind: str, port: int) -> None:
+def _in_use(bind: str, port: int) -> bool:
+    """Whether something holds the port; StackError when `bind` is no address of this machine."""
     try:
         family = socket.AF_INET6 if ":" in bind else socket.AF_INET
         with socket.socket(family, socket.SOCK_STREAM) as probe:
@@ -43,13 +62,11 @@ def _check_port(bind: str, port: int) -> None:
             probe.bind((bind.strip("[]"), port))
     except OSError as exc:
         if exc.errno == errno.EADDRINUSE:
-            raise StackError(
-                f"port {port} on {bind} is already in use by another program: stop it, "
-                "or set WEB_PORT in .env to a free port"
-            ) from None
+            return True
         if exc.errno in (errno.EADDRNOTAVAIL, errno.EAFNOSUPPORT):
             raise StackError(f"WEB_BIND={bind} is not an address of this machine: use 127.0.0.1 or 0.0.0.0") from None
         # Anything else (e.g. a privileged port for a non-root user) is for the engine to judge.
+    return False
 
 
 def _web_scale(value: str) -> int:

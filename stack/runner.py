@@ -2,16 +2,17 @@
 
 from __future__ import annotations
 
+import contextlib
 import os
 import re
 import shlex
 import sys
 from pathlib import Path
-from typing import Iterable, Sequence
+from typing import Iterable, Iterator, NamedTuple, Sequence
 
 from invoke import Context, Result
 
-from .compose import WEB, build_args, compose_args, exec_args, ps_args, run_args
+from .compose import DB, WEB, build_args, compose_args, exec_args, ps_args, run_args
 from .engine import Engine, check_daemon, find_engine
 from .errors import StackError
 from .settings import Settings, create_env_file, load_settings
@@ -36,6 +37,13 @@ def describe(argv: Sequence[str]) -> str:
     return shlex.join(shown)
 
 
+class ContainerState(NamedTuple):
+    status: str  # running, restarting, exited, ... or "missing"
+    health: str  # starting, healthy, unhealthy, or "" without a healthcheck
+    restarts: int
+    started_at: str  # when its current process started, as the engine writes it (RFC 3339)
+
+
 class Stack:
     """The project as the tasks see it: checked settings, the engine, and how commands run."""
 
@@ -43,6 +51,8 @@ class Stack:
         self.c = c
         self.settings = settings
         self.engine = engine
+        # The image's ID once a build has brought it up to date in this command.
+        self._current_image: str | None = None
 
     @property
     def dry(self) -> bool:
@@ -66,17 +76,23 @@ class Stack:
         env: dict[str, str] | None = None,
         stdout_to: Path | None = None,
         stdin_from: Path | None = None,
+        progress: bool = False,
     ) -> Result:
-        """Run argv; `stdout_to`/`stdin_from` redirect at the shell, so binary data never passes through Invoke."""
+        """Run argv; `stdout_to`/`stdin_from` redirect at the shell, so binary data never passes through Invoke.
+
+        `progress`: what the command prints is a report of its progress, and goes to stderr, so
+        that stdout holds only the output a script may read (`inv db.counts > counts.txt`).
+        """
         redirects = [(">", stdout_to), ("<", stdin_from)]
         suffix = "".join(f" {sign} {shlex.quote(str(path))}" for sign, path in redirects if path is not None)
         if echo and self.settings.echo_commands:
             echo_command(self.c, argv, suffix)
         environment = dict(self.settings.environment)
         environment.update(env or {})
-        # A quiet look-up must not swallow input piped to the command that follows it.
-        stdin = {"in_stream": False} if hide or stdin_from else {}
-        return self.c.run(shlex.join(argv) + suffix, env=environment, hide=hide, warn=warn, pty=pty, **stdin)
+        # A quiet look-up or a build must not swallow input piped to the command that follows it.
+        stdin = {"in_stream": False} if hide or stdin_from or progress else {}
+        streams = {"out_stream": sys.stderr} if progress else {}
+        return self.c.run(shlex.join(argv) + suffix, env=environment, hide=hide, warn=warn, pty=pty, **stdin, **streams)
 
     def compose(self, *args: str, **options) -> Result:
         return self.run(compose_args(self.engine, *args), **options)
@@ -84,21 +100,54 @@ class Stack:
     def docker(self, *args: str, **options) -> Result:
         return self.run([*self.engine.docker, *args], **options)
 
-    def up(self, ports: range) -> Result:
-        """`compose up` in the background, one web container per port of `ports`."""
+    def up(self, ports: range, *args: str) -> Result:
+        """`compose up ARGS` in the background, one web container per port of `ports`, from the current image.
+
+        A web container that is not running goes first: one the engine keeps restarting waits
+        longer after every crash, and the fix just made must take effect now, not in a minute.
+        """
+        stuck = [c for c in self.container_ids(WEB) if self.container_state(c).status != "running"]
+        if stuck and not self.dry:
+            self.docker("rm", "--force", *stuck, hide=True, warn=True)
         up = ("up", "--detach", "--no-build", "--remove-orphans")
         if len(ports) == 1:
-            return self.compose(*up)
+            return self.compose(*up, *args)
         # Docker gives each replica a free port of the range, so they never clash.
-        return self.compose(*up, "--scale", f"{WEB}={len(ports)}", env={"WEB_PORT": f"{ports[0]}-{ports[-1]}"})
+        scale = ("--scale", f"{WEB}={len(ports)}")
+        return self.compose(*up, *scale, *args, env={"WEB_PORT": f"{ports[0]}-{ports[-1]}"})
 
     def build(self, *, no_cache: bool = False, pull: bool = False) -> None:
         """`compose build`; StackError with the build's exit status when it fails."""
-        result = self.run(build_args(self.engine, no_cache=no_cache, pull=pull), warn=True, env={"DOCKER_BUILDKIT": "1"})
+        argv = build_args(self.engine, no_cache=no_cache, pull=pull)
+        result = self.run(argv, warn=True, env={"DOCKER_BUILDKIT": "1"}, progress=True)
         if result.failed:
             raise StackError(
                 f"building {self.settings.image} failed (exit status {result.exited}): see the output above",
                 code=result.exited or 1,
+            )
+        self._current_image = None
+
+    def current_image(self) -> str:
+        """The image's ID, built first so that it matches its inputs; "" in a dry run.
+
+        Every command that runs the image asks for it, so none runs an image older than the
+        code or the requirements. BuildKit reuses each unchanged layer: with nothing changed
+        the build costs a fraction of a second, and it happens once per command.
+        """
+        if self._current_image is None:
+            self.build()
+            self._current_image = self.image_id(self.settings.image)
+        return self._current_image
+
+    def refuse_stale_container(self, container: str) -> None:
+        """StackError when a running container was made from another image than the current one."""
+        if self.dry:
+            return
+        result = self.docker("inspect", "--format", "{{.Image}}", container, hide=True, warn=True, echo=False)
+        if result.ok and result.stdout.strip() != self.current_image():
+            raise StackError(
+                "the running web container was made from an older image than your code, requirements or .env "
+                "ask for: `inv up` recreates it, then run this again"
             )
 
     def in_web(
@@ -116,8 +165,11 @@ class Stack:
         the command writes (new migrations) land in your working tree owned by you, not root.
         It is for commands that need the models, not the data.
         """
-        if not as_host_user and self.container_id(WEB, running=True):
+        running = "" if as_host_user else self.container_id(WEB, running=True)
+        if running:
+            self.refuse_stale_container(running)
             return self.exec(command, env=env, interactive=interactive, **options)
+        self.current_image()
         tty = self._tty(interactive)
         user, volumes, overrides = None, [], {}
         if as_host_user:
@@ -129,7 +181,32 @@ class Stack:
             if self.settings.get("DATABASE_URL").startswith("sqlite:"):
                 overrides["DATABASE_URL"] = "sqlite:///:memory:"
         argv = run_args(self.engine, command, tty=tty, env=env, user=user, volumes=volumes)
-        return self.run(argv, pty=tty, env=overrides, **options)
+        with self.services_for_a_run():
+            return self.run(argv, pty=tty, env=overrides, **options)
+
+    @contextlib.contextmanager
+    def services_for_a_run(self) -> Iterator[None]:
+        """Around a throwaway `run` of web: start the db service it needs (PostgreSQL), and clean up after.
+
+        When nothing of the project existed before, everything the run made goes after it
+        (containers, network; never a volume), else only the db service it started stops.
+        """
+        if self.dry:
+            yield
+            return
+        existed = self.container_ids("")
+        started_db = self.settings.database == "postgres" and not self.container_id(DB, running=True)
+        try:
+            if started_db:
+                self.require_images(DB)
+                if self.compose("up", "--detach", "--no-build", "--wait", DB, warn=True).failed:
+                    raise StackError(f"the {DB} service did not become healthy: see `inv logs {DB}`")
+            yield
+        finally:
+            if not existed:
+                self.compose("down", "--remove-orphans", hide=True, warn=True)
+            elif started_db:
+                self.compose("stop", DB, hide=True, warn=True)
 
     def exec(
         self,
@@ -150,9 +227,31 @@ class Stack:
 
     # ---- looking things up (quiet, and empty in a dry run) ----
 
-    def image_exists(self) -> bool:
-        result = self.docker("image", "inspect", "--format", "{{.Id}}", self.settings.image, hide=True, warn=True, echo=False)
-        return bool(result.ok and result.stdout.strip())
+    def require_images(self, *services: str) -> None:
+        """Make sure the images the services start from are here (pulling what is not), before anything is made.
+
+        WEB builds from BASE_IMAGE, DB runs POSTGRES_IMAGE. StackError naming the variable
+        and the image when one is neither here nor pullable; no network or volume is left.
+        """
+        wanted = {WEB: "BASE_IMAGE", DB: "POSTGRES_IMAGE"}
+        for service in services:
+            variable = wanted[service]
+            image = self.settings.get(variable)
+            if self.dry or (service == DB and self.settings.database != "postgres") or self.image_id(image):
+                continue
+            print(f"pulling {image} ({variable})...", file=sys.stderr, flush=True)
+            pulled = self.docker("pull", "--quiet", image, hide=True, warn=True, echo=False)
+            if pulled.failed:
+                said = ((pulled.stderr or pulled.stdout).strip().splitlines() or [f"exit status {pulled.exited}"])[-1]
+                raise StackError(
+                    f"{variable}={image} is not on this machine and cannot be pulled ({said}): fix {variable} "
+                    "in .env, or log in to its registry (`docker login`); nothing was created"
+                )
+
+    def image_id(self, image: str) -> str:
+        """The ID of an image on this engine, or "" when it has none of that name."""
+        result = self.docker("image", "inspect", "--format", "{{.Id}}", image, hide=True, warn=True, echo=False)
+        return result.stdout.strip() if result.ok else ""
 
     def container_id(self, service: str = WEB, *, running: bool = False) -> str:
         """The service's container (in any state unless `running`), or ""."""
@@ -160,18 +259,19 @@ class Stack:
         return ids[0] if ids else ""
 
     def container_ids(self, service: str = WEB, *, running: bool = False) -> list[str]:
-        """The service's containers, one per replica, as `compose ps` lists them (one-off `run`s left out)."""
+        """The service's containers, one per replica, as `compose ps` lists them (one-off `run`s left out);
+        every service's with service=""."""
         result = self.run(ps_args(self.engine, service, running=running), hide=True, warn=True, echo=False)
         return result.stdout.split() if result.ok else []
 
-    def container_state(self, container: str) -> tuple[str, str, int]:
-        """(status, health, restart count) of a container; health is "" when it has no healthcheck."""
-        template = "{{.State.Status}} {{.RestartCount}} {{if .State.Health}}{{.State.Health.Status}}{{end}}"
+    def container_state(self, container: str) -> ContainerState:
+        """What the engine says of a container; status "missing" when it has none of that ID."""
+        template = "{{.State.Status}} {{.RestartCount}} {{.State.StartedAt}} {{if .State.Health}}{{.State.Health.Status}}{{end}}"
         result = self.docker("inspect", "--format", template, container, hide=True, warn=True, echo=False)
         fields = result.stdout.split() if result.ok else []
-        if len(fields) < 2:
-            return ("missing", "", 0)
-        return (fields[0], fields[2] if len(fields) > 2 else "", int(fields[1]))
+        if len(fields) < 3:
+            return ContainerState("missing", "", 0, "")
+        return ContainerState(fields[0], fields[3] if len(fields) > 3 else "", int(fields[1]), fields[2])
 
     def volumes(self) -> list[str]:
         """The project's volumes, by the label Compose puts on them (they outlive its containers)."""

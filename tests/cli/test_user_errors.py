@@ -15,7 +15,7 @@ import pytest
 from devtools.scratch import copy_checkout
 
 REPO = Path(__file__).resolve().parents[2]
-TASKS = ["build", "up", "down", "restart", "ps", "logs", "manage", "migrate", "makemigrations",
+TASKS = ["build", "up", "down", "restart", "ps", "status", "logs", "open", "manage", "migrate", "makemigrations",
          "shell", "dbshell", "createsuperuser", "exec", "test", "bench", "db.backup", "db.restore", "db.list", "db.counts"]
 
 
@@ -151,3 +151,21 @@ def test_bench_options_are_checked_before_anything_runs(clone, args, fragments):
     wrk = "/nonexistent/wrk" if args[0] == "--duration" else "wrk"
     assert_one_line_error(inv(clone, "bench", *args, DOCKER="/nonexistent/docker", WRK=wrk), *fragments)
     assert not (clone / ".env").exists()
+
+
+@pytest.mark.parametrize(("argv", "hint"), [
+    (["mirgate"], "No idea what 'mirgate' is! Did you mean `inv migrate`? (`inv --list` shows every command)"),
+    (["manage", "showmigrations", "blog"],
+     "No idea what 'blog' is! `inv manage` takes a command's words in one quoted string or after --: "
+     '`inv manage "showmigrations blog"` or `inv manage -- showmigrations blog`'),
+])
+def test_a_word_invoke_does_not_know_gets_a_hint_and_nothing_runs(clone, argv, hint):
+    result = inv(clone, *argv, DOCKER="/nonexistent/docker")
+    assert result.returncode == 1 and "Traceback" not in result.stderr
+    assert result.stderr.strip().splitlines() == [hint]
+
+
+def test_open_hands_the_url_to_the_browser_set_in_browser(clone):
+    result = inv(clone, "open", "--admin", BROWSER="echo", WEB_PORT="8123", DOCKER="/nonexistent/docker")
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.strip() == "http://127.0.0.1:8123/admin/"

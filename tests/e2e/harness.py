@@ -154,6 +154,9 @@ class Project:
     def volumes(self) -> list[str]:
         return self._ids("volume", "ls", "-q")
 
+    def networks(self) -> list[str]:
+        return self._ids("network", "ls", "-q")
+
     def remove_everything(self) -> None:
         """Containers, volumes and networks of this project, found by Compose's labels: works whatever broke."""
         for listing, removal in ((("ps", "-aq"), ("rm", "-f", "-v")),

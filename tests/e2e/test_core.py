@@ -100,6 +100,18 @@ def test_a_request_shows_in_the_logs(project):
     assert found, "the access log line of the request never showed in `inv logs web --tail 20`"
 
 
+def test_the_engines_health_probes_stay_out_of_runservers_log(project):
+    def probes_logged() -> int:
+        logs = project.inv("logs", "web")
+        return (logs.stdout + logs.stderr).count("GET /healthz")
+
+    assert project.engine_health() == "healthy"
+    before = probes_logged()
+    # The engine probes every 2 s: two or three probes in this time, none of them logged.
+    time.sleep(5)
+    assert probes_logged() == before
+
+
 def test_shell_command_prints_a_value_computed_from_the_database(project):
     printed = project.python(
         "from guestbook.models import Entry; Entry.objects.create(text='from the shell'); "
@@ -178,7 +190,8 @@ def test_a_row_survives_down_and_up(project):
 
 def test_a_row_survives_a_rebuild(project):
     before = project.python(COUNT_ENTRIES)
-    project.inv("up", "--build")
+    project.inv("build", "--no-cache")
+    project.inv("up")
     assert project.python(COUNT_ENTRIES) == before
 
 

@@ -214,3 +214,16 @@ def test_a_bad_backup_file_gets_one_line_and_leaves_the_database_alone(stack, re
     after = row_counts(stack)
     report(f"{stack.database} bad backup files: rows before {sum(before.values())}, after {sum(after.values())}, lost {lost(before, after)}")
     assert after == before
+
+
+def test_with_the_stack_down_migrate_and_counts_start_what_they_need_and_leave_nothing(stack, report):
+    stack.inv("down")
+    assert stack.containers() == []
+    before = stack.networks()
+    migrated = stack.inv("migrate")
+    assert "No migrations to apply" in migrated.stdout
+    counts = stack.inv("db.counts").stdout
+    assert re.search(r"^guestbook_entry +[0-9]+$", counts, re.MULTILINE), counts
+    report(f"{stack.database} with the stack down: migrate and db.counts ran; containers left "
+           f"{len(stack.containers())}, networks left {len(stack.networks()) - len(before)}")
+    assert stack.containers() == [] and stack.networks() == before == []

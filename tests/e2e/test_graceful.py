@@ -123,6 +123,20 @@ def test_a_request_makes_one_access_log_line(slow_site):
     assert len(lines) == 1, f"expected one access-log line for {path}, found {lines}"
 
 
+def test_the_engines_health_probes_stay_out_of_the_access_log(slow_site):
+    # The engine has probed by now (the container is healthy), every 2 s, from inside the container.
+    assert slow_site.engine_health() == "healthy"
+    probes = [line for line in web_logs(slow_site).splitlines() if "/healthz" in line and "127.0.0.1" in line]
+    assert probes == []
+    # A /healthz from outside the container is a request like any other, and logged.
+    before = web_logs(slow_site).count("/healthz")
+    assert slow_site.get("/healthz")[0] == 200
+    deadline = time.monotonic() + 10
+    while web_logs(slow_site).count("/healthz") == before and time.monotonic() < deadline:
+        time.sleep(0.5)
+    assert web_logs(slow_site).count("/healthz") == before + 1
+
+
 def test_a_request_in_flight_when_down_starts_completes_with_200(slow_site, report):
     outcome = {}
 

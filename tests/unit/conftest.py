@@ -30,6 +30,8 @@ RUNNING_WEB = r"docker compose .*ps --status running --format .* web$"
 CONTAINER_ID = r"docker compose .*ps --all --format .* web$"
 CONTAINER_STATE = r"docker inspect "
 VOLUME_LS = r"docker volume ls "
+# The build every command that runs the image starts with: BuildKit makes it cheap when nothing changed.
+BUILD_WEB = ["docker", "compose", "--env-file", os.devnull, "build", "web"]
 # Answers to them: a web container that exists, and one that is running.
 WEB_UP = (CONTAINER_ID, Result("c0ffee\n"))
 WEB_RUNNING = (RUNNING_WEB, Result("c0ffee\n"))

@@ -16,7 +16,7 @@ from stack.errors import StackError
 from stack.runner import Stack
 from stack.settings import load_settings
 
-from .conftest import calls, mock_context, ran, write
+from .conftest import BUILD_WEB, calls, mock_context, ran, write
 
 DB_RUNNING = (r"docker compose .*ps --status running --format .* db$", Result("d0d0\n"))
 WEB_RUNNING = (r"docker compose .*ps --status running --format .* web$", Result("c0ffee\n"))
@@ -36,8 +36,9 @@ def sqlite_file(path: Path, rows: int = 3) -> bytes:
 
 
 def commands(c) -> list[list[str]]:
-    """The commands a user sees run (quiet look-ups left out), without the shell redirection at the end."""
-    seen = [argv for argv, options in calls(c) if options.get("hide") is not True]
+    """The commands a user sees run (quiet look-ups and the image's build left out), without the shell
+    redirection at the end."""
+    seen = [argv for argv, options in calls(c) if options.get("hide") is not True and argv != BUILD_WEB]
     return [argv[:-2] if argv[-2:-1] in (["<"], [">"]) else argv for argv in seen]
 
 

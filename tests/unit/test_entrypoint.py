@@ -40,6 +40,7 @@ def test_granian_serves_wsgi_with_a_worker_per_cpu_and_four_threads_each(entrypo
         "--workers", "2",
         "--blocking-threads", "4",
         "--access-log",
+        "--log-config", str(REPO / "docker" / "granian-log.json"),
         "--workers-kill-timeout", "8",
         "--respawn-failed-workers",
     ]
@@ -53,6 +54,7 @@ def test_gunicorn_gthread_runs_two_workers_per_cpu_plus_one_with_four_threads_ea
         "--worker-class", "gthread",
         "--threads", "4",
         "--access-logfile", "-",
+        "--logger-class", "healthprobes.ProbeQuietGunicornLogger",
         "--error-logfile", "-",
         "--graceful-timeout", "8",
         "--no-control-socket",
@@ -67,6 +69,7 @@ def test_gunicorn_sync_gets_no_threads_which_would_turn_it_into_gthread(entrypoi
         "--workers", "5",
         "--worker-class", "sync",
         "--access-logfile", "-",
+        "--logger-class", "healthprobes.ProbeQuietGunicornLogger",
         "--error-logfile", "-",
         "--graceful-timeout", "8",
         "--no-control-socket",

@@ -1,4 +1,4 @@
-"""wait_until_healthy: until every web container answers, or at once with the container's own reason when it stops."""
+"""wait_until_healthy: until every web container answers, or at once with the container's own reason when it never will."""
 
 from __future__ import annotations
 
@@ -10,7 +10,7 @@ from invoke import Result
 
 from devtools.scratch import free_ports
 from stack.errors import StackError
-from stack.health import stop_reason, wait_until_healthy
+from stack.health import LOG_ROUNDS, stop_reason, wait_until_healthy
 from stack.settings import load_settings
 
 from .conftest import (
@@ -19,64 +19,89 @@ from .conftest import (
     WEB_UP,
     calls,
     ran,
-    write,
-
     stack,
+    write,
 )
 
-
-def test_wait_returns_once_the_healthcheck_passes(settings, engine, clock):
-    states = [Result("running 0 starting"), Result("running 0 starting"), Result("running 0 healthy")]
-    s = stack(settings, engine, WEB_UP, (CONTAINER_STATE, states))
-    wait_until_healthy(s)
-    inspects = [argv for argv, _ in calls(s.c) if argv[:2] == ["docker", "inspect"]]
-    assert len(inspects) == 3 and all(argv[-1] == "c0ffee" for argv in inspects)
-    assert clock.sleeps == [0.2]
-    assert not ran(s.c, "logs")
+STARTING = Result("running 0 2026-11-30T09:00:00Z starting\n")
+HEALTHY = Result("running 0 2026-11-30T09:00:00Z healthy\n")
+LOGS = r".* logs --no-color --no-log-prefix --tail 200 web$"
 
 
 @pytest.fixture
-def healthz_server():
-    """A server on 127.0.0.1 that answers /healthz with 200, as a published web container would."""
+def site():
+    """A server on 127.0.0.1 standing in for a published web container: /healthz answers 503 `site.failures`
+    times, then 200."""
 
     class Healthz(http.server.BaseHTTPRequestHandler):
         def do_GET(self):
-            self.send_response(200 if self.path == "/healthz" else 404)
+            healthy = self.path == "/healthz" and server.failures <= 0
+            server.failures -= 1
+            self.send_response(200 if healthy else 503)
             self.end_headers()
 
         def log_message(self, *args):
             pass
 
     server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Healthz)
+    server.failures = 0
     threading.Thread(target=server.serve_forever, daemon=True).start()
-    yield server.server_address[1]
+    server.published = (r"docker port c0ffee 8000/tcp", Result(f"127.0.0.1:{server.server_address[1]}\n"))
+    yield server
     server.shutdown()
     server.server_close()
 
 
-def test_wait_ends_when_the_published_port_answers_before_the_engine_probes(settings, engine, clock, healthz_server):
-    published = (r"docker port c0ffee 8000/tcp", Result(f"127.0.0.1:{healthz_server}\n"))
-    s = stack(settings, engine, WEB_UP, published, (CONTAINER_STATE, Result("running 0 starting")))
+@pytest.fixture
+def remote(monkeypatch):
+    """An engine elsewhere: its ports are not this machine's to ask, so its health decides."""
+    monkeypatch.setenv("DOCKER_HOST", "tcp://build-server:2376")
+
+
+# ---- a local engine: the site's own answer decides ----
+
+
+def test_wait_ends_when_the_published_port_answers_before_the_engine_probes(settings, engine, clock, site):
+    s = stack(settings, engine, WEB_UP, site.published, (CONTAINER_STATE, STARTING))
     wait_until_healthy(s)
     assert clock.sleeps == []
     assert ran(s.c, "docker", "port", "c0ffee", "8000/tcp")
 
 
-def test_wait_keeps_to_the_engine_probe_when_nothing_answers_on_the_port(settings, engine, clock):
-    port = free_ports()
-    published = (r"docker port c0ffee 8000/tcp", Result(f"127.0.0.1:{port}\n"))
-    states = [Result("running 0 starting"), Result("running 0 starting"), Result("running 0 healthy")]
-    s = stack(settings, engine, WEB_UP, published, (CONTAINER_STATE, states))
+def test_wait_goes_on_until_healthz_answers_200(settings, engine, clock, site):
+    site.failures = 2
+    s = stack(settings, engine, WEB_UP, site.published, (CONTAINER_STATE, STARTING))
     wait_until_healthy(s)
-    assert clock.sleeps == [0.2]
+    assert clock.sleeps == [0.2, 0.2]
     # The published port is looked up once, not on every round.
     assert sum(argv[:2] == ["docker", "port"] for argv, _ in calls(s.c)) == 1
 
 
-def test_wait_waits_for_every_web_container(settings, engine, clock):
+def test_the_engine_saying_healthy_is_not_enough_when_nothing_answers(project_root, engine, clock):
+    # The engine's verdict lags: a server that just failed still shows "healthy" for a few probes.
+    write(project_root, "WAIT_TIMEOUT=2\n")
+    published = (r"docker port c0ffee 8000/tcp", Result(f"127.0.0.1:{free_ports()}\n"))
+    s = stack(load_settings(project_root, {}), engine, WEB_UP, published, (CONTAINER_STATE, HEALTHY))
+    with pytest.raises(StackError) as caught:
+        wait_until_healthy(s)
+    assert caught.value.message.startswith("error: the site did not answer within 2s")
+
+
+# ---- a remote engine: its health decides ----
+
+
+def test_a_remote_engine_is_waited_for_until_it_says_healthy(settings, engine, clock, remote):
+    s = stack(settings, engine, WEB_UP, (CONTAINER_STATE, [STARTING, STARTING, HEALTHY]))
+    wait_until_healthy(s)
+    inspects = [argv for argv, _ in calls(s.c) if argv[:2] == ["docker", "inspect"]]
+    assert len(inspects) == 3 and all(argv[-1] == "c0ffee" for argv in inspects)
+    assert clock.sleeps == [0.2]
+    assert not ran(s.c, "docker", "port")
+
+
+def test_wait_waits_for_every_web_container(settings, engine, clock, remote):
     replicas = (CONTAINER_ID, Result("aaa\nbbb\n"))
-    states = [Result(f"running 0 {health}") for health in ("starting", "starting", "healthy", "starting", "healthy")]
-    s = stack(settings, engine, replicas, (CONTAINER_STATE, states))
+    s = stack(settings, engine, replicas, (CONTAINER_STATE, [STARTING, STARTING, HEALTHY, STARTING, HEALTHY]))
     wait_until_healthy(s)
     inspected = [argv[-1] for argv, _ in calls(s.c) if argv[:2] == ["docker", "inspect"]]
     # The restart counts of both first, then each until healthy: bbb was still starting once.
@@ -84,19 +109,23 @@ def test_wait_waits_for_every_web_container(settings, engine, clock):
     assert clock.sleeps == [0.2]
 
 
-def test_wait_accepts_a_container_without_healthcheck(settings, engine, clock):
-    s = stack(settings, engine, WEB_UP, (CONTAINER_STATE, Result("running 0 ")))
-    wait_until_healthy(s)
+def test_a_remote_container_without_healthcheck_counts_once_running(settings, engine, clock, remote):
+    wait_until_healthy(stack(settings, engine, WEB_UP, (CONTAINER_STATE, Result("running 0 2026-11-30T09:00:00Z "))))
     assert clock.sleeps == []
 
 
+# ---- never: said as soon as it is clear, with the container's own reason ----
+
+
 def test_wait_for_an_exited_container_shows_its_logs_and_fails(settings, engine, compose_prefix, clock, capsys):
-    logs = (r".* logs --no-color --no-log-prefix --tail 30 web$", Result("Traceback...\nImproperlyConfigured: SECRET_KEY\n"))
-    s = stack(settings, engine, logs, WEB_UP, (CONTAINER_STATE, Result("exited 0 ")))
+    logs = (LOGS, Result("Traceback (most recent call last):\n  File x\nImproperlyConfigured: SECRET_KEY\n"))
+    s = stack(settings, engine, logs, WEB_UP, (CONTAINER_STATE, Result("exited 1 2026-11-30T09:00:00Z ")))
     with pytest.raises(StackError) as caught:
         wait_until_healthy(s)
-    assert "stopped before it became healthy" in caught.value.message and "inv logs web" in caught.value.message
-    assert [*compose_prefix, "logs", "--no-color", "--no-log-prefix", "--tail", "30", "web"] in [argv for argv, _ in calls(s.c)]
+    assert caught.value.message.startswith(
+        "error: the web container stopped before it answered: ImproperlyConfigured: SECRET_KEY; fix the cause"
+    )
+    assert [*compose_prefix, "logs", "--no-color", "--no-log-prefix", "--tail", "200", "web"] in [argv for argv, _ in calls(s.c)]
     # The logs go to stderr, like the error line after them, so stdout stays clean for scripts.
     captured = capsys.readouterr()
     assert "ImproperlyConfigured: SECRET_KEY" in captured.err
@@ -104,23 +133,51 @@ def test_wait_for_an_exited_container_shows_its_logs_and_fails(settings, engine,
 
 
 def test_wait_notices_a_container_that_restarted(settings, engine, clock):
-    states = [Result("running 0 starting"), Result("running 1 starting")]
+    states = [STARTING, Result("running 1 2026-11-30T09:00:01Z starting")]
     s = stack(settings, engine, WEB_UP, (CONTAINER_STATE, states))
     with pytest.raises(StackError) as caught:
         wait_until_healthy(s)
-    assert "stopped" in caught.value.message
+    assert "stopped before it answered" in caught.value.message
     assert ran(s.c, "logs", "--no-color")
 
 
-def test_wait_times_out_after_wait_timeout_and_says_how_to_raise_it(project_root, engine, clock):
+def test_a_server_that_failed_but_left_its_container_running_is_named_within_a_second(settings, engine, clock, site):
+    # runserver, say, after an error in the URLconf: it waits for a fix instead of exiting.
+    site.failures = 1000
+    crash = "Watching for file changes\nTraceback (most recent call last):\n  File x\nNameError: name 'pth' is not defined\n"
+    since = (r"docker logs --since 2026-11-30T09:00:00Z --tail 200 c0ffee$", Result(crash))
+    s = stack(settings, engine, WEB_UP, site.published, since, (CONTAINER_STATE, STARTING), (LOGS, Result(crash)))
+    with pytest.raises(StackError) as caught:
+        wait_until_healthy(s)
+    assert caught.value.message.startswith(
+        "error: the web container failed to start its server: NameError: name 'pth' is not defined"
+    )
+    assert len(clock.sleeps) == LOG_ROUNDS - 1
+
+
+def test_an_error_the_server_has_logged_more_after_is_not_taken_for_a_crash(project_root, engine, clock, site):
+    # runserver reloading after the fix: the old traceback is still in the log, but not last.
+    write(project_root, "WAIT_TIMEOUT=2\n")
+    site.failures = 1000
+    log = "Traceback (most recent call last):\n  File x\nNameError: name 'pth' is not defined\n/app/config/urls.py changed, reloading.\n"
+    s = stack(load_settings(project_root, {}), engine, WEB_UP, site.published, (r"docker logs --since", Result(log)),
+              (CONTAINER_STATE, STARTING))
+    with pytest.raises(StackError) as caught:
+        wait_until_healthy(s)
+    assert "did not answer within 2s" in caught.value.message
+
+
+def test_a_log_without_an_error_keeps_the_wait_going(project_root, engine, clock, site):
     write(project_root, "WAIT_TIMEOUT=3\n")
-    s = stack(load_settings(project_root, {}), engine, WEB_UP, (CONTAINER_STATE, Result("running 0 starting")))
+    site.failures = 1000
+    quiet = (r"docker logs --since", Result("entrypoint: waiting for the database: refused\n"))
+    s = stack(load_settings(project_root, {}), engine, WEB_UP, site.published, quiet, (CONTAINER_STATE, STARTING))
     with pytest.raises(StackError) as caught:
         wait_until_healthy(s)
     message = caught.value.message
     assert "WAIT_TIMEOUT" in message and "3s" in message and "starting" in message
     assert sum(clock.sleeps) == pytest.approx(3.0)
-    assert ran(s.c, "logs", "--no-color", "--no-log-prefix", "--tail", "30", "web")
+    assert ran(s.c, "logs", "--no-color", "--no-log-prefix", "--tail", "200", "web")
 
 
 def test_wait_without_a_container_says_run_up(settings, engine, clock):
@@ -138,12 +195,12 @@ def test_wait_is_skipped_in_a_dry_run(settings, engine):
 
 def test_a_stopped_container_is_reported_with_its_own_reason(settings, engine, clock):
     log = "entrypoint: starting granian\nentrypoint: error: refusing to serve in production: ?: (security.W018) DEBUG\n"
-    logs = (r".* logs --no-color --no-log-prefix --tail 30 web$", Result(log))
-    s = stack(settings, engine, logs, WEB_UP, (CONTAINER_STATE, [Result("running 0 starting"), Result("restarting 1 ")]))
+    s = stack(settings, engine, (LOGS, Result(log)), WEB_UP,
+              (CONTAINER_STATE, [STARTING, Result("restarting 1 2026-11-30T09:00:01Z ")]))
     with pytest.raises(StackError) as caught:
         wait_until_healthy(s)
     assert caught.value.message.startswith(
-        "error: the web container stopped before it became healthy: refusing to serve in production: ?: (security.W018) DEBUG; "
+        "error: the web container stopped before it answered: refusing to serve in production: ?: (security.W018) DEBUG; "
     )
 
 

@@ -9,7 +9,7 @@ import shlex
 import sys
 
 import pytest
-from invoke import Result
+from invoke import Result, UnexpectedExit
 
 from stack import runner
 from stack.errors import StackError
@@ -17,7 +17,7 @@ from stack.runner import describe, open_stack, run_on_host, stdin_is_terminal
 from stack.settings import load_settings
 
 from .conftest import (
-    stack,
+    BUILD_WEB,
     CONTAINER_ID,
     CONTAINER_STATE,
     IMAGE_INSPECT,
@@ -25,10 +25,11 @@ from .conftest import (
     WEB_RUNNING,
     calls,
     mock_context,
+    ran,
     shown,
+    stack,
     write,
 )
-
 
 
 # ---- describe ----
@@ -103,7 +104,7 @@ def test_dry_run_leaves_the_echo_to_invoke(settings, engine, capsys):
 
 def test_quiet_look_ups_are_not_echoed_and_do_not_read_stdin(settings, engine, capsys):
     s = stack(settings, engine, (IMAGE_INSPECT, Result("sha256:1\n")))
-    assert s.image_exists() is True
+    assert s.image_id("proj-web:latest") == "sha256:1"
     (argv, kwargs), = calls(s.c)
     assert argv == ["docker", "image", "inspect", "--format", "{{.Id}}", "proj-web:latest"]
     assert kwargs["hide"] is True and kwargs["warn"] is True
@@ -113,11 +114,11 @@ def test_quiet_look_ups_are_not_echoed_and_do_not_read_stdin(settings, engine, c
 
 
 @pytest.mark.parametrize(
-    ("result", "exists"),
-    [(Result("sha256:1\n"), True), (Result(""), False), (Result("\n"), False), (Result("sha256:1", exited=1), False)],
+    ("result", "image_id"),
+    [(Result("sha256:1\n"), "sha256:1"), (Result(""), ""), (Result("\n"), ""), (Result("sha256:1", exited=1), "")],
 )
-def test_image_exists_only_when_inspect_prints_an_id(settings, engine, result, exists):
-    assert stack(settings, engine, (IMAGE_INSPECT, result)).image_exists() is exists
+def test_an_image_id_only_when_inspect_prints_one(settings, engine, result, image_id):
+    assert stack(settings, engine, (IMAGE_INSPECT, result)).image_id("proj-web:latest") == image_id
 
 
 def test_running_web_container_is_looked_up_by_compose_ps(settings, engine):
@@ -128,11 +129,11 @@ def test_running_web_container_is_looked_up_by_compose_ps(settings, engine):
 @pytest.mark.parametrize(
     ("output", "state"),
     [
-        ("running 0 healthy\n", ("running", "healthy", 0)),
-        ("running 2 starting\n", ("running", "starting", 2)),
-        ("running 0 \n", ("running", "", 0)),
-        ("exited 1 unhealthy\n", ("exited", "unhealthy", 1)),
-        ("", ("missing", "", 0)),
+        ("running 0 2026-11-30T09:00:00.5Z healthy\n", ("running", "healthy", 0, "2026-11-30T09:00:00.5Z")),
+        ("running 2 T2 starting\n", ("running", "starting", 2, "T2")),
+        ("running 0 T0 \n", ("running", "", 0, "T0")),
+        ("exited 1 T1 unhealthy\n", ("exited", "unhealthy", 1, "T1")),
+        ("", ("missing", "", 0, "")),
     ],
 )
 def test_container_state_parses_status_restarts_and_health(settings, engine, output, state):
@@ -141,7 +142,7 @@ def test_container_state_parses_status_restarts_and_health(settings, engine, out
 
 def test_container_state_of_a_vanished_container_is_missing(settings, engine):
     s = stack(settings, engine, (CONTAINER_STATE, Result("", stderr="No such object", exited=1)))
-    assert s.container_state("c0ffee") == ("missing", "", 0)
+    assert s.container_state("c0ffee") == ("missing", "", 0, "")
 
 
 # ---- build ----
@@ -154,6 +155,10 @@ def test_build_is_compose_build_with_buildkit_and_the_settings_environment(setti
     assert argv == [*compose_prefix, "build", "--no-cache", "web"]
     assert kwargs["env"]["DOCKER_BUILDKIT"] == "1" and kwargs["env"]["IMAGE"] == "proj-web:latest"
     assert kwargs["warn"] is True
+    # The build's progress goes to stderr: stdout is for what a command prints to be read.
+    assert kwargs["out_stream"] is sys.stderr
+    # And it leaves piped input to the command it is built for (`echo "select 1;" | inv dbshell`).
+    assert kwargs["in_stream"] is False
 
 
 def test_failed_build_is_one_line_with_the_exit_status(settings, engine):
@@ -183,20 +188,20 @@ def test_container_id_is_empty_when_there_is_none(settings, engine):
 def test_in_web_uses_exec_when_web_is_running(settings, engine, compose_prefix):
     s = stack(settings, engine, WEB_RUNNING)
     s.in_web(["python", "manage.py", "check"])
-    assert shown(s.c) == [[*compose_prefix, "exec", "-T", "web", "python", "manage.py", "check"]]
+    assert shown(s.c) == [BUILD_WEB, [*compose_prefix, "exec", "-T", "web", "python", "manage.py", "check"]]
 
 
 def test_in_web_uses_a_throwaway_container_when_web_is_down(settings, engine, compose_prefix):
     s = stack(settings, engine, (RUNNING_WEB, Result("")))
     s.in_web(["python", "manage.py", "check"])
-    assert shown(s.c) == [[*compose_prefix, "run", "--rm", "--no-deps", "-T", "web", "python", "manage.py", "check"]]
+    assert shown(s.c) == [BUILD_WEB, [*compose_prefix, "run", "--rm", "--no-deps", "-T", "web", "python", "manage.py", "check"]]
 
 
 def test_in_web_at_a_terminal_attaches_a_pty(settings, engine, compose_prefix, host):
     host.set_tty(True)
     s = stack(settings, engine, WEB_RUNNING)
     s.in_web(["bash"])
-    (argv, kwargs), = [(a, k) for a, k in calls(s.c) if not k.get("hide")]
+    (argv, kwargs), = [(a, k) for a, k in calls(s.c) if not k.get("hide") and a != BUILD_WEB]
     assert argv == [*compose_prefix, "exec", "web", "bash"]
     assert kwargs["pty"] is True
 
@@ -205,7 +210,7 @@ def test_in_web_non_interactive_never_gets_a_terminal(settings, engine, compose_
     host.set_tty(True)
     s = stack(settings, engine, WEB_RUNNING)
     s.in_web(["python", "manage.py", "test"], interactive=False)
-    (argv, kwargs), = [(a, k) for a, k in calls(s.c) if not k.get("hide")]
+    (argv, kwargs), = [(a, k) for a, k in calls(s.c) if not k.get("hide") and a != BUILD_WEB]
     assert argv == [*compose_prefix, "exec", "-T", "web", "python", "manage.py", "test"]
     assert kwargs["pty"] is False
 
@@ -213,7 +218,7 @@ def test_in_web_non_interactive_never_gets_a_terminal(settings, engine, compose_
 def test_in_web_asking_for_a_terminal_without_one_gets_none(settings, engine, compose_prefix):
     s = stack(settings, engine, WEB_RUNNING)
     s.in_web(["bash"], interactive=True)
-    (argv, kwargs), = [(a, k) for a, k in calls(s.c) if not k.get("hide")]
+    (argv, kwargs), = [(a, k) for a, k in calls(s.c) if not k.get("hide") and a != BUILD_WEB]
     assert argv == [*compose_prefix, "exec", "-T", "web", "bash"]
     assert kwargs["pty"] is False
 
@@ -222,7 +227,7 @@ def test_in_web_as_host_user_mounts_the_project_and_runs_as_you(settings, engine
     s = stack(settings, engine, WEB_RUNNING)
     s.in_web(["python", "manage.py", "makemigrations"], as_host_user=True)
     user = f"{os.getuid()}:{os.getgid()}"
-    assert [argv for argv, _ in calls(s.c)] == [[
+    assert shown(s.c) == [BUILD_WEB, [
         *compose_prefix, "run", "--rm", "--no-deps", "-T",
         "--user", user, "--volume", f"{settings.project_dir}:/app",
         "web", "python", "manage.py", "makemigrations",
@@ -233,7 +238,7 @@ def test_in_web_as_host_user_keeps_you_off_the_volumes_sqlite_file(settings, eng
     # The file belongs to the image's user; opening it as you would only produce warnings.
     s = stack(settings, engine, WEB_RUNNING)
     s.in_web(["python", "manage.py", "makemigrations"], as_host_user=True)
-    (_, kwargs), = calls(s.c)
+    (_, kwargs), = [(a, k) for a, k in calls(s.c) if "run" in a]
     assert kwargs["env"]["DATABASE_URL"] == "sqlite:///:memory:"
     assert settings.environment["DATABASE_URL"] == "sqlite:////data/db.sqlite3"
 
@@ -243,14 +248,148 @@ def test_in_web_as_host_user_leaves_a_database_server_alone(settings, engine):
     settings = dataclasses.replace(settings, environment={**settings.environment, "DATABASE_URL": server})
     s = stack(settings, engine, WEB_RUNNING)
     s.in_web(["python", "manage.py", "makemigrations"], as_host_user=True)
-    (_, kwargs), = calls(s.c)
+    (_, kwargs), = [(a, k) for a, k in calls(s.c) if "run" in a]
     assert kwargs["env"]["DATABASE_URL"] == server
 
 
 def test_in_web_hands_variables_over_by_name(settings, engine, compose_prefix):
     s = stack(settings, engine, WEB_RUNNING)
     s.in_web(["env"], env=["DJANGO_SUPERUSER_PASSWORD"])
-    assert shown(s.c) == [[*compose_prefix, "exec", "-T", "-e", "DJANGO_SUPERUSER_PASSWORD", "web", "env"]]
+    assert shown(s.c)[1:] == [[*compose_prefix, "exec", "-T", "-e", "DJANGO_SUPERUSER_PASSWORD", "web", "env"]]
+
+
+# ---- never an image older than its inputs ----
+
+CONTAINER_IMAGE = r"docker inspect --format .*Image.* c0ffee$"
+
+
+def test_a_container_from_an_older_image_is_refused_with_one_line_and_nothing_runs_in_it(settings, engine):
+    s = stack(settings, engine, WEB_RUNNING, (IMAGE_INSPECT, Result("sha256:new\n")),
+              (CONTAINER_IMAGE, Result("sha256:old\n")))
+    with pytest.raises(StackError) as caught:
+        s.in_web(["python", "manage.py", "migrate"])
+    assert caught.value.message == (
+        "error: the running web container was made from an older image than your code, requirements or .env ask "
+        "for: `inv up` recreates it, then run this again"
+    )
+    assert not ran(s.c, "exec")
+
+
+def test_a_container_from_the_current_image_is_used(settings, engine, compose_prefix):
+    s = stack(settings, engine, WEB_RUNNING, (IMAGE_INSPECT, Result("sha256:new\n")),
+              (CONTAINER_IMAGE, Result("sha256:new\n")))
+    s.in_web(["python", "manage.py", "migrate"])
+    assert shown(s.c) == [BUILD_WEB, [*compose_prefix, "exec", "-T", "web", "python", "manage.py", "migrate"]]
+
+
+def test_the_image_is_built_once_per_command(settings, engine):
+    s = stack(settings, engine, (IMAGE_INSPECT, Result("sha256:new\n")))
+    assert s.current_image() == s.current_image() == "sha256:new"
+    assert [argv for argv, _ in calls(s.c)].count(BUILD_WEB) == 1
+
+
+# ---- what a throwaway run needs, and nothing left after it ----
+
+
+def postgres(project_root):
+    write(project_root, "DATABASE=postgres\nPOSTGRES_PASSWORD=pw\n")
+    return load_settings(project_root, {})
+
+
+# Every service's containers: the format template last, no service named.
+ANY_CONTAINER = r"docker compose .*ps --all --format '[^']*'$"
+DB_RUNNING = r"docker compose .*ps --status running --format .* db$"
+POSTGRES_PRESENT = (r"docker image inspect --format \{\{\.Id\}\} postgres:17$", Result("sha256:pg\n"))
+
+
+def test_with_the_stack_down_a_run_starts_the_database_and_removes_everything_after(project_root, engine, compose_prefix):
+    s = stack(postgres(project_root), engine, POSTGRES_PRESENT)
+    s.in_web(["python", "manage.py", "migrate"])
+    commands = [argv[len(compose_prefix):] for argv, _ in calls(s.c) if argv[:2] == ["docker", "compose"]]
+    started = commands.index(["up", "--detach", "--no-build", "--wait", "db"])
+    ran_at = next(i for i, argv in enumerate(commands) if argv[:1] == ["run"])
+    assert started < ran_at and commands[-1] == ["down", "--remove-orphans"]
+    assert not any("--volumes" in argv for argv in commands)
+
+
+def test_a_failing_command_still_leaves_nothing_behind(project_root, engine, compose_prefix):
+    s = stack(postgres(project_root), engine, POSTGRES_PRESENT)
+    answer = s.c.run._mock_wraps
+
+    def run_failing(command, **options):
+        if " run " in command:
+            raise UnexpectedExit(Result(command=command, exited=3))
+        return answer(command, **options)
+
+    s.c.run.side_effect = run_failing
+    with pytest.raises(UnexpectedExit):
+        s.in_web(["python", "manage.py", "migrate"])
+    assert [argv for argv, _ in calls(s.c)][-1] == [*compose_prefix, "down", "--remove-orphans"]
+
+
+def test_with_stopped_containers_only_the_database_it_started_is_stopped_again(project_root, engine, compose_prefix):
+    s = stack(postgres(project_root), engine, POSTGRES_PRESENT, (ANY_CONTAINER, Result("0ld\n")))
+    s.in_web(["python", "manage.py", "migrate"])
+    last = [argv for argv, _ in calls(s.c)][-1]
+    assert last == [*compose_prefix, "stop", "db"]
+    assert not ran(s.c, "down")
+
+
+def test_a_running_database_is_used_and_left_alone(project_root, engine):
+    s = stack(postgres(project_root), engine, POSTGRES_PRESENT, (DB_RUNNING, Result("d0d0\n")), (ANY_CONTAINER, Result("d0d0\n")))
+    s.in_web(["python", "manage.py", "migrate"])
+    assert not ran(s.c, "up") and not ran(s.c, "stop") and not ran(s.c, "down")
+
+
+def test_a_database_that_does_not_become_healthy_is_one_line(project_root, engine):
+    s = stack(postgres(project_root), engine, POSTGRES_PRESENT, (r"docker compose .* up ", Result(exited=1)))
+    with pytest.raises(StackError) as caught:
+        s.in_web(["python", "manage.py", "migrate"])
+    assert caught.value.message == "error: the db service did not become healthy: see `inv logs db`"
+    assert not ran(s.c, "run")
+    assert ran(s.c, "down", "--remove-orphans")
+
+
+def test_sqlite_needs_no_database_service_but_the_run_still_leaves_nothing(settings, engine, compose_prefix):
+    s = stack(settings, engine)
+    s.in_web(["python", "manage.py", "migrate"])
+    assert not ran(s.c, "up")
+    assert [argv for argv, _ in calls(s.c)][-1] == [*compose_prefix, "down", "--remove-orphans"]
+
+
+# ---- the images a stack starts from ----
+
+
+def test_images_that_are_here_are_not_pulled(project_root, engine):
+    s = stack(postgres(project_root), engine, (IMAGE_INSPECT, Result("sha256:1\n")))
+    s.require_images("web", "db")
+    assert not ran(s.c, "pull")
+
+
+def test_a_missing_image_is_pulled(settings, engine, capsys):
+    s = stack(settings, engine, (IMAGE_INSPECT, Result("", exited=1)))
+    s.require_images("web")
+    assert ran(s.c, "docker", "pull", "--quiet", "python:3.13-slim")
+    assert "pulling python:3.13-slim (BASE_IMAGE)" in capsys.readouterr().err
+
+
+def test_an_image_that_cannot_be_pulled_is_one_line_naming_the_variable(project_root, engine):
+    refused = Result("", stderr="Error response from daemon: pull access denied for nosuch/postgres\n", exited=1)
+    write(project_root, "DATABASE=postgres\nPOSTGRES_PASSWORD=pw\nPOSTGRES_IMAGE=nosuch/postgres:99\n")
+    s = stack(load_settings(project_root, {}), engine, (IMAGE_INSPECT, Result("", exited=1)), (r"docker pull ", refused))
+    with pytest.raises(StackError) as caught:
+        s.require_images("db")
+    assert caught.value.message == (
+        "error: POSTGRES_IMAGE=nosuch/postgres:99 is not on this machine and cannot be pulled (Error response from "
+        "daemon: pull access denied for nosuch/postgres): fix POSTGRES_IMAGE in .env, or log in to its registry "
+        "(`docker login`); nothing was created"
+    )
+
+
+def test_the_postgres_image_matters_only_with_postgres(settings, engine):
+    s = stack(settings, engine, (IMAGE_INSPECT, Result("", exited=1)))
+    s.require_images("db")
+    assert not s.c.run.called
 
 
 # ---- run_on_host, stdin_is_terminal, open_stack ----

@@ -15,12 +15,15 @@ import pytest
 from invoke import Collection, Config, Context, Result, Task
 
 import tasks
+from stack import health
 from devtools.scratch import free_ports
 from stack.errors import StackError
 from stack.runner import Stack
 from stack.settings import load_settings
 
 from .conftest import (
+    RUNNING_WEB,
+    BUILD_WEB,
     CONTAINER_STATE,
     IMAGE_INSPECT,
     REPO,
@@ -35,7 +38,7 @@ from .conftest import (
 )
 
 IMAGE_PRESENT = (IMAGE_INSPECT, Result("sha256:0123\n"))
-HEALTHY = (CONTAINER_STATE, Result("running 0 healthy\n"))
+HEALTHY = (CONTAINER_STATE, Result("running 0 T0 healthy\n"))
 SUPERUSER = [
     "DJANGO_SUPERUSER_USERNAME=admin",
     "DJANGO_SUPERUSER_EMAIL=admin@example.com",
@@ -56,6 +59,8 @@ class Harness:
         self.roots = []
         self.c = None
         monkeypatch.setattr(tasks, "open_stack", self.open_stack)
+        # The site answers as soon as it runs (tests/unit/test_health.py asks a real server).
+        monkeypatch.setattr(health, "answers", lambda *args: True)
 
     def open_stack(self, c, root):
         self.roots.append(root)
@@ -70,9 +75,12 @@ class Harness:
         return Stack(c, self.settings, self.engine)
 
     def run(self, task, *responses, remainder="", dry=False, **kwargs) -> list[list[str]]:
+        """The commands a user sees the task run, after the build that brings the image up to date (`self.built`)."""
         self.c = mock_context(*responses, dry=dry, remainder=remainder)
         task(self.c, **kwargs)
-        return shown(self.c)
+        commands = shown(self.c)
+        self.built = commands[:1] == [BUILD_WEB]
+        return commands[1:] if self.built else commands
 
     def fails(self, task, *responses, remainder="", **kwargs) -> StackError:
         with pytest.raises(StackError) as caught:
@@ -116,16 +124,23 @@ def test_tasks_work_on_the_repository_root(h):
 
 
 def test_build(h, BUILD):
-    assert h.run(tasks.build) == [BUILD]
+    assert h.run(tasks.build, IMAGE_PRESENT) == [] and h.built
     assert h.kwargs_of(BUILD)["env"]["DOCKER_BUILDKIT"] == "1"
 
 
 def test_build_no_cache_and_pull(h, BUILD):
-    assert h.run(tasks.build, no_cache=True, pull=True) == [[*BUILD[:-1], "--no-cache", "--pull", "web"]]
+    assert h.run(tasks.build, IMAGE_PRESENT, no_cache=True, pull=True) == [[*BUILD[:-1], "--no-cache", "--pull", "web"]]
 
 
 def test_build_failure_exits_with_the_build_status(h):
-    assert h.fails(tasks.build, (r"docker compose .* build ", Result(exited=2))).code == 2
+    assert h.fails(tasks.build, IMAGE_PRESENT, (r"docker compose .* build ", Result(exited=2))).code == 2
+
+
+def test_build_of_a_base_image_that_cannot_be_had_is_one_line(h):
+    gone = Result("", stderr="manifest unknown\n", exited=1)
+    error = h.fails(tasks.build, (IMAGE_INSPECT, Result("", exited=1)), (r"docker pull ", gone))
+    assert error.message.startswith("error: BASE_IMAGE=python:3.13-slim is not on this machine and cannot be pulled")
+    assert not ran(h.c, "build")
 
 
 # ---- up ----
@@ -134,23 +149,28 @@ def test_build_failure_exits_with_the_build_status(h):
 UP = ["up", "--detach", "--no-build", "--remove-orphans"]
 
 
-def test_up_builds_a_missing_image_then_starts_and_waits(h, C, BUILD, capsys):
-    assert h.run(tasks.up, WEB_UP, HEALTHY) == [BUILD, [*C, *UP]]
+def test_up_checks_the_port_and_images_builds_starts_and_waits_for_an_answer(h, C, capsys):
+    assert h.run(tasks.up, IMAGE_PRESENT, WEB_UP, HEALTHY) == [[*C, *UP]] and h.built
     order = [argv[4] if argv[1] == "compose" else argv[1] for argv, _ in calls(h.c)]
-    # The port is checked (is it our own container's?) before a build that may take minutes, then the image.
-    assert order[:3] == ["ps", "image", "build"]
+    # The port (is it our own container's?), then the base image, before a build that may take minutes.
+    assert order[:4] == ["ps", "image", "build", "image"]
     assert order[-1] == "inspect"
     port = h.settings.web_port
     assert f"The site is up at http://127.0.0.1:{port}/" in capsys.readouterr().out
 
 
-def test_up_skips_the_build_when_the_image_exists(h, C):
-    assert h.run(tasks.up, IMAGE_PRESENT, WEB_UP, HEALTHY) == [[*C, *UP]]
+def test_up_builds_every_time_so_no_image_is_older_than_its_inputs(h, C):
+    # BuildKit reuses every unchanged layer, so an unchanged tree costs a fraction of a second.
+    h.run(tasks.up, IMAGE_PRESENT, WEB_UP, HEALTHY)
+    assert h.built
 
 
-def test_up_build_rebuilds_without_even_asking_for_the_image(h, C, BUILD):
-    assert h.run(tasks.up, IMAGE_PRESENT, WEB_UP, HEALTHY, build=True) == [BUILD, [*C, *UP]]
-    assert not ran(h.c, "image", "inspect")
+def test_up_with_postgres_checks_its_image_before_anything_is_created(h):
+    h.env_lines = ["DATABASE=postgres", "POSTGRES_PASSWORD=pw", "POSTGRES_IMAGE=nosuch/postgres:99"]
+    missing = (r"docker image inspect --format \S+ nosuch/postgres:99$", Result("", exited=1))
+    error = h.fails(tasks.up, missing, IMAGE_PRESENT, (r"docker pull ", Result("", stderr="denied\n", exited=1)))
+    assert error.message.startswith("error: POSTGRES_IMAGE=nosuch/postgres:99 is not on this machine")
+    assert not ran(h.c, "build") and not ran(h.c, "up")
 
 
 @pytest.mark.parametrize("scale", ["3", "web=3"])
@@ -170,14 +190,29 @@ def test_up_scale_out_of_range_starts_nothing(h, scale, message):
     assert not ran(h.c, "up")
 
 
-def test_up_no_wait_does_not_wait(h, C, capsys):
+def test_up_removes_a_web_container_stuck_restarting_so_the_fix_takes_effect_at_once(h, C):
+    fresh = Result("running 0 T1 healthy\n")
+    stuck = (CONTAINER_STATE, [Result("restarting 7 T0 \n"), fresh, fresh])
+    assert h.run(tasks.up, IMAGE_PRESENT, WEB_UP, stuck) == [[*C, *UP]]
+    assert ran(h.c, "docker", "rm", "--force", "c0ffee")
+    order = [argv[4] if argv[1] == "compose" else argv[1] for argv, _ in calls(h.c)]
+    assert order.index("rm") < order.index("up")
+
+
+def test_up_leaves_a_running_web_container_to_compose(h):
+    h.run(tasks.up, IMAGE_PRESENT, WEB_UP, HEALTHY)
+    assert not ran(h.c, "docker", "rm")
+
+
+def test_up_no_wait_does_not_wait_and_does_not_claim_the_site_is_up(h, C, capsys):
     assert h.run(tasks.up, IMAGE_PRESENT, wait=False) == [[*C, *UP]]
     assert not ran(h.c, "docker", "inspect")
-    assert "The site is up at" in capsys.readouterr().out
+    out = capsys.readouterr().out
+    assert "The site is starting at" in out and "The site is up" not in out
 
 
 def test_up_with_an_unhealthy_site_fails_and_does_not_claim_it_is_up(h, C, capsys):
-    error = h.fails(tasks.up, IMAGE_PRESENT, WEB_UP, (CONTAINER_STATE, Result("exited 0 ")))
+    error = h.fails(tasks.up, IMAGE_PRESENT, WEB_UP, (CONTAINER_STATE, Result("exited 0 T0 ")))
     assert "stopped" in error.message
     assert ran(h.c, *C, *UP)
     assert "The site is up" not in capsys.readouterr().out
@@ -193,8 +228,8 @@ def test_up_on_a_busy_port_stops_before_compose(h, C):
     assert not ran(h.c, "up")
 
 
-def test_up_dry_run_prints_no_url(h, C, BUILD, capsys):
-    assert h.run(tasks.up, dry=True) == [BUILD, [*C, *UP]]
+def test_up_dry_run_prints_no_url(h, C, capsys):
+    assert h.run(tasks.up, dry=True) == [[*C, *UP]] and h.built
     assert "The site is up" not in capsys.readouterr().out
 
 
@@ -225,20 +260,26 @@ def test_down_volumes_at_a_terminal_after_typing_the_project_name(h, C, host, mo
 
 
 @pytest.mark.parametrize("service", [None, "", "web"])
-def test_restart_web_or_everything_waits_for_health(h, C, service):
-    expected = [*C, "restart", *([service] if service else [])]
-    assert h.run(tasks.restart, WEB_UP, HEALTHY, service=service) == [expected]
-    assert ran(h.c, "docker", "inspect")
+def test_restart_recreates_from_the_current_image_and_env_then_waits(h, C, service):
+    expected = [*C, *UP, "--force-recreate", *([service] if service else [])]
+    assert h.run(tasks.restart, IMAGE_PRESENT, WEB_RUNNING, WEB_UP, HEALTHY, service=service) == [expected]
+    assert h.built and ran(h.c, "docker", "inspect")
+
+
+def test_restart_keeps_the_number_of_web_containers(h, C):
+    three = (RUNNING_WEB, Result("a\nb\nc\n"))
+    commands = h.run(tasks.restart, IMAGE_PRESENT, three, wait=False)
+    assert commands == [[*C, *UP, "--scale", "web=3", "--force-recreate"]]
 
 
 def test_restart_another_service_does_not_wait_for_web(h, C):
-    assert h.run(tasks.restart, WEB_UP, HEALTHY, service="db") == [[*C, "restart", "db"]]
-    assert not ran(h.c, "docker", "inspect")
+    assert h.run(tasks.restart, IMAGE_PRESENT, WEB_RUNNING, service="db") == [[*C, *UP, "--force-recreate", "db"]]
+    assert not ran(h.c, "docker", "inspect", "--format")
 
 
-def test_restart_no_wait(h, C):
-    assert h.run(tasks.restart, wait=False) == [[*C, "restart"]]
-    assert len(calls(h.c)) == 1
+def test_restart_with_nothing_running_says_to_run_up(h):
+    assert h.fails(tasks.restart).message == "error: the site is not running: `inv up` starts it"
+    assert not ran(h.c, "up")
 
 
 def test_ps(h, C):
@@ -293,7 +334,7 @@ def test_manage_hostile_words_stay_separate_arguments_and_nothing_runs(h, C, tmp
     typed = f"check; touch {marker}; $(touch {marker}) `touch {marker}`"
     words = ["check;", "touch", f"{marker};", "$(touch", f"{marker})", "`touch", f"{marker}`"]
     assert h.run(tasks.manage, args=typed) == [run_in_web(C, "python", "manage.py", *words)]
-    (line,) = [call.args[0] for call in h.c.run.call_args_list if not call.kwargs.get("hide")]
+    (line,) = [call.args[0] for call in h.c.run.call_args_list if not call.kwargs.get("hide") and " build " not in call.args[0]]
     # Let a real shell read the line c.run hands to one: every word comes back intact, and nothing runs.
     out = subprocess.run(["sh", "-c", "printf '%s\\0' " + line], capture_output=True, text=True, check=True).stdout
     assert out.split("\0")[:-1] == run_in_web(C, "python", "manage.py", *words)
@@ -530,3 +571,48 @@ def test_every_task_defined_in_tasks_py_is_in_the_namespace_inv_lists():
     shown_names = subprocess.run([sys.executable, "-m", "invoke", "--list"], cwd=REPO, capture_output=True,
                                  text=True, check=True).stdout.split()
     assert set(tasks.ns.task_names) <= set(shown_names)
+
+
+# ---- status, open ----
+
+
+def test_status_shows_the_mode_the_database_the_url_the_image_and_each_container(h, capsys):
+    listed = (r"docker compose .* ps --all --format json$", Result(
+        '{"ID": "c0ffee", "Service": "web", "Name": "proj-web-1", "State": "running", "Health": "healthy", '
+        '"Labels": "com.docker.compose.oneoff=False"}\n'
+        '{"ID": "0ne0ff", "Service": "web", "Name": "proj-web-run-1", "State": "running", "Health": "", '
+        '"Labels": "com.docker.compose.oneoff=True"}\n'
+    ))
+    env = (r"docker inspect --format .*Config\.Env.* c0ffee$", Result("PATH=/opt/venv/bin\nENVIRONMENT=production\n"))
+    created = (r"docker image inspect --format .*Created.* proj-web:latest$", Result("2000-01-01T00:00:00.123456789Z\n"))
+    h.run(tasks.status, listed, env, created)
+    lines = capsys.readouterr().out.splitlines()
+    assert lines[0] == "mode        development in .env, but production is running: `inv up` switches"
+    assert lines[1] == "database    SQLite, on the data volume"
+    assert lines[2].startswith(f"url         {h.settings.url}  does not answer")
+    assert lines[3] == "image       proj-web:latest, built 2000-01-01 00:00:00 UTC"
+    assert lines[4:] == ["web         proj-web-1  running, healthy"]
+
+
+def test_status_of_a_stack_that_is_down_and_an_image_not_built(h, capsys):
+    h.run(tasks.status, (IMAGE_INSPECT, Result("", exited=1)))
+    out = capsys.readouterr().out
+    assert "image       proj-web:latest, not built yet: `inv up` builds it" in out
+    assert "containers  none: `inv up` starts the site" in out
+
+
+@pytest.mark.parametrize(("admin", "path"), [(False, ""), (True, "admin/")])
+def test_open_hands_the_url_to_the_browser(h, monkeypatch, capsys, admin, path):
+    opened = []
+    monkeypatch.setattr("webbrowser.open", lambda url: opened.append(url) or True)
+    monkeypatch.setattr(tasks, "load_settings", lambda root: h.base)
+    tasks.open_(mock_context(), admin=admin)
+    assert opened == [f"{h.base.url}{path}"]
+    assert capsys.readouterr().out == ""
+
+
+def test_open_without_a_browser_prints_the_url(h, monkeypatch, capsys):
+    monkeypatch.setattr("webbrowser.open", lambda url: False)
+    monkeypatch.setattr(tasks, "load_settings", lambda root: h.base)
+    tasks.open_(mock_context())
+    assert capsys.readouterr().out == f"no browser to open here: visit {h.base.url}\n"

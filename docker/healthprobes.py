@@ -1,0 +1,45 @@
+"""Keep the container's own health probes out of the access log.
+
+The image's HEALTHCHECK asks /healthz from inside the container every 2 s: logged, those
+lines would outnumber the real requests. A probe is recognised by its path and its
+loopback address, so a request for /healthz from outside is still logged. Each server is
+told through its own public hook: gunicorn's `--logger-class`, granian's `--log-config`
+(granian-log.json, which puts SkipProbes on its access handler), and SkipProbes on Django's
+`django.server` logger for runserver (runserver.py).
+"""
+
+import logging
+
+from gunicorn.glogging import Logger as GunicornLogger
+
+HEALTHZ_PATH = "/healthz"
+LOOPBACK = ("127.0.0.1", "::1")
+
+
+def is_probe(path, address):
+    return path == HEALTHZ_PATH and address in LOOPBACK
+
+
+class SkipProbes(logging.Filter):
+    """For granian's `granian.access` records (their arguments a dict) and runserver's `django.server`
+    ones (the request line first among their arguments, the client's socket attached as `request`)."""
+
+    def filter(self, record):
+        if isinstance(record.args, dict):
+            return not is_probe(record.args.get("path"), record.args.get("addr"))
+        words = str(record.args[0]).split() if record.args else []
+        try:
+            address = record.request.getpeername()[0]
+        except (AttributeError, OSError, IndexError):
+            return True
+        return not is_probe(words[1] if len(words) > 1 else None, address)
+
+
+class ProbeQuietGunicornLogger(GunicornLogger):
+    """gunicorn's own logger, less the probes' access lines."""
+
+    def access(self, resp, req, environ, request_time):
+        if not is_probe(environ.get("PATH_INFO"), environ.get("REMOTE_ADDR")):
+            super().access(resp, req, environ, request_time)
+
+
