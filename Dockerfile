@@ -4,12 +4,20 @@ ARG BASE_IMAGE=python:3.13-slim
 
 # ---- build: a virtualenv with the dependencies, cached apart from the code ----
 FROM ${BASE_IMAGE} AS build
+ARG PROJECT_DIR=site
 ENV PIP_DISABLE_PIP_VERSION_CHECK=1 \
     PYTHONDONTWRITEBYTECODE=1
 # python3 with its venv module is all a base needs (Debian's python3-venv, or any python image).
 RUN { python3 -c 'import sys; sys.exit(sys.version_info < (3, 10))' && python3 -m venv /opt/venv; } \
     || { echo "error: BASE_IMAGE needs python3, 3.10 or newer, with its venv module (Debian: python3-venv)" >&2; exit 1; }
-COPY requirements.txt /tmp/requirements.txt
+# The project's own requirements (requirements*.txt and a requirements/ folder they may
+# include, or pyproject.toml), and the runtime's (the servers, WhiteNoise, the database
+# drivers): only these files, so a code edit leaves this layer cached. manage.py is
+# there so that each COPY has a file to copy when the globs find none.
+COPY ${PROJECT_DIR}/manage.py ${PROJECT_DIR}/requirements*.txt ${PROJECT_DIR}/pyproject.tom[l] /tmp/project/
+COPY ${PROJECT_DIR}/manage.py ${PROJECT_DIR}/requirement[s] /tmp/project/requirements/
+COPY requirements.txt /tmp/runtime-requirements.txt
+COPY docker/install_requirements.py /tmp/
 # An extra CA (a TLS-intercepting proxy's) arrives as a BuildKit secret: it is
 # joined to the system bundle on a tmpfs, so neither ever lands in a layer.
 # pip goes once the packages are in: the site never needs it at run time.
@@ -22,16 +30,19 @@ RUN --mount=type=cache,target=/root/.cache/pip \
             || cp /run/secrets/extra_ca /tmp/ca/bundle.pem; \
         export PIP_CERT=/tmp/ca/bundle.pem; \
     fi; \
-    /opt/venv/bin/pip install --requirement /tmp/requirements.txt; \
+    python3 /tmp/install_requirements.py /tmp/project /tmp/runtime-requirements.txt; \
     /opt/venv/bin/pip uninstall --yes --quiet pip
 
 # ---- runtime: what both modes run on ----
 FROM ${BASE_IMAGE} AS runtime
 ARG APP_UID=10001
+# Every project runs under the image's settings layer (docker/imagesettings.py), which
+# imports the project's own module, PROJECT_SETTINGS_MODULE, and applies the environment.
 ENV PATH=/opt/venv/bin:$PATH \
     PYTHONUNBUFFERED=1 \
     PYTHONDONTWRITEBYTECODE=1 \
-    DJANGO_SETTINGS_MODULE=config.settings
+    PYTHONPATH=/usr/local/lib/django-docker \
+    DJANGO_SETTINGS_MODULE=imagesettings
 # sqlite3 is the program behind `manage.py dbshell` for the default database.
 # Its package lists and apt's caches go in the same layer: not every base cleans them.
 # Unpinned on purpose: the base image is a build arg, so the version to pin depends
@@ -63,10 +74,13 @@ FROM runtime AS development
 # ---- production (the last stage, so a plain `docker build` makes it): the code baked in ----
 FROM runtime AS production
 ARG PROJECT_DIR=site
+ARG PROJECT_SETTINGS_MODULE=config.settings
 ARG APP_UID=10001
 COPY ${PROJECT_DIR}/ /app/
 USER 0:0
 # collectstatic needs settings, not the real key: a random one lives for this command only.
+# The files go to /opt/static (settingsrules.STATIC_ROOT), outside the code.
 RUN SECRET_KEY="$(python -c 'import secrets; print(secrets.token_urlsafe(50))')" \
+    ENVIRONMENT=production PROJECT_SETTINGS_MODULE="${PROJECT_SETTINGS_MODULE}" \
     python manage.py collectstatic --noinput --verbosity 0
 USER ${APP_UID}:${APP_UID}

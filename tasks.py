@@ -15,7 +15,7 @@ from stack.cli import allow_optional_positionals, line_count, split_arguments
 from stack.compose import DB, WEB
 from stack.django import manage_command, superuser_variables
 from stack.errors import StackError
-from stack.health import wait_until_healthy
+from stack.health import front_page, wait_until_healthy
 from stack.ports import check_ports_free, web_ports
 from stack.prompts import (
     confirm_restore,
@@ -52,10 +52,12 @@ def up(c, wait=True, scale="1"):
     s.require_images(WEB, DB)
     s.current_image()
     s.up(ports)
+    note = ""
     if wait:
         wait_until_healthy(s)
+        note = front_page(s)
     if not s.dry:
-        print(f"The site is {'up' if wait else 'starting'} at {s.settings.url}")
+        print(f"The site is {'up' if wait else 'starting'} at {s.settings.url}" + (f" ({note})" if note else ""))
 
 
 @task(help={"volumes": "Also delete the data volumes: the database! Asks first.", "yes": "Don't ask before deleting volumes."})
@@ -93,6 +95,14 @@ def status(c):
     """Show the mode, the database, the URL and its answer, the image's age and the containers' health."""
     for label, text in site_status.report(open_stack(c, ROOT)):
         print(f"{label:<11} {text}")
+
+
+@task
+def doctor(c):
+    """Check Docker, Compose, .env, the port, disk, the data volume and the site: one line each, to paste in a bug report."""
+    from stack import doctor as diagnostics  # here, not at the top: `inv --list` need not pay for it
+
+    diagnostics.report(c, ROOT)
 
 
 @task(name="open", help={"admin": "Open the admin (/admin/) instead of the front page."})
@@ -226,28 +236,28 @@ def bench(c, repeat=3, duration=15, connections=32, servers="", output="bench-re
 
 @task
 def backup(c):
-    """Back up the database to a timestamped file under backups/ and print its path and size."""
+    """Back up the database and the media files to a timestamped file under backups/ and print its path and size."""
     s = open_stack(c, ROOT)
     backups.report_backup(backups.backup(s), ROOT)
 
 
-@task(positional=["file"], help={"file": "The backup file (inv db.list shows them).", "yes": "Don't ask before replacing the database."})
+@task(positional=["file"], help={"file": "The backup file (inv db.list shows them).", "yes": "Don't ask before replacing the data."})
 def restore(c, file=None, yes=False):
-    """Replace the database with a backup (asks first), then show the rows of every table."""
+    """Replace the database and the media files with a backup's (asks first), then show the rows of every table."""
     if not file:
         raise StackError("say which backup to restore, e.g. `inv db.restore backups/NAME`; `inv db.list` shows them")
     s = open_stack(c, ROOT)
-    path = backups.backup_file(s, file)
-    backups.check_backup_file(path, s.settings.database)
-    confirm_restore(s, path, yes)
-    backups.restore(s, path)
+    with backups.checked_backup(s, backups.backup_file(s, file)) as checked:
+        confirm_restore(s, checked, yes)
+        backups.restore(s, checked)
     if not s.dry:
         backups.print_counts(backups.table_counts(s))
+        print(backups.restored_media(checked))
 
 
 @task(name="list")
 def list_(c):
-    """List the backups under backups/: file, engine, size, time."""
+    """List the backups under backups/: file, engine, size, time, media files."""
     found = backups.list_backups(ROOT)
     for item in found:
         print(backups.describe_backup(item, ROOT))
@@ -264,7 +274,7 @@ def counts(c):
 # ---- the namespace: every command, by name ----
 
 ns = Collection(
-    build, up, down, restart, ps, status, logs, open_,
+    build, up, down, restart, ps, status, doctor, logs, open_,
     manage, migrate, makemigrations, shell, dbshell, createsuperuser, exec_,
     test, bench,
     Collection("db", backup, restore, list_, counts),

@@ -46,7 +46,8 @@ TUTORIAL_DOCKERFILE = Path(__file__).with_name("tutorial.Dockerfile")
 # The production servers WEB_SERVER selects; the first is the image's default.
 SERVERS = WEB_SERVERS
 # What each URL makes the site do; the targets differ accordingly.
-PATHS = {"/": "reads the database", "/healthz": "one SELECT 1", "/robots.txt": "no query"}
+# (/healthz is the image's, not the site's: the tutorial has none to compare.)
+PATHS = {"/": "reads the database", "/robots.txt": "no query"}
 # The developer's local database in both build contexts, in MB.
 DATABASE_MB = 50
 # Targets on req/s, as multiples of the tutorial's runserver.
@@ -236,7 +237,9 @@ class Bench:
         except RuntimeError as error:
             raise BenchError(str(error)) from None
         project = self.ours / "site"
-        shutil.copy2(self.root / "requirements.txt", self.tutorial / "requirements.txt")
+        # The same packages as ours: the site's own, then the runtime's (servers and drivers it never runs).
+        runtime = (self.root / "requirements.txt").read_text()
+        (self.tutorial / "requirements.txt").write_text((project / "requirements.txt").read_text() + runtime)
         shutil.copy2(TUTORIAL_DOCKERFILE, self.tutorial / "Dockerfile")
         database = project / "db.sqlite3"
         self.make_database(database)
@@ -248,9 +251,8 @@ class Bench:
             self.tutorial_base = self.build_tutorial_base()
 
     def make_database(self, path: Path) -> None:
-        """A developer's local database: migrated, then padded to 50 MB."""
-        env = {**os.environ, "ENVIRONMENT": "development", "DATABASE_URL": f"sqlite:///{path}",
-               "DJANGO_SETTINGS_MODULE": "config.settings"}
+        """A developer's local database at `path`, the site's own (BASE_DIR/db.sqlite3): migrated, then padded to 50 MB."""
+        env = {**os.environ, "DJANGO_SETTINGS_MODULE": "config.settings"}
         try:
             run_command([sys.executable, "manage.py", "migrate", "--noinput", "--verbosity", "0"],
                         env=env, cwd=path.parent)
@@ -361,8 +363,8 @@ class Bench:
                                  note="ours: `inv up` on a fresh volume, migrations included")
         self.docker_run("rm", "--force", self.tutorial_container, check=False)
         started = time.monotonic()
-        # The settings `startproject` writes (DEBUG on, a fixed key); this site asks for them this way.
-        self.docker_run("run", "--detach", "--name", self.tutorial_container, "--env", "ENVIRONMENT=development",
+        # The site's settings as `startproject` writes them (DEBUG on, a fixed key), as they are.
+        self.docker_run("run", "--detach", "--name", self.tutorial_container,
                         "--publish", f"127.0.0.1:{self.tutorial_port}:8000", self.tutorial_image)
         seconds = first_200(self.tutorial_url("/"), started)
         if seconds is None:

@@ -1,25 +1,40 @@
-"""Database chores the tasks run inside the web container (`inv db.*`).
+"""Data chores the tasks run inside the web container (`inv db.*`).
 
     counts            print "table<TAB>rows" for every table of the site's database
     sqlite-backup     write an online copy of the SQLite database to stdout
     sqlite-restore    read a copy from stdin, check it, and copy it into the live database
+    media-tar         write a tar of the media directory (MEDIA_ROOT) to stdout
+    media-restore     read a backup archive from stdin and put its media files in place of
+                      the media directory's
 
 The SQLite copies use SQLite's backup API, which works page by page under SQLite's own
 locks: the site keeps running, and a reader never sees half a restore. Temporary copies go
-beside the database, on the data volume: a read-only container's /tmp is a small tmpfs,
-and a copy needs as much room as the database.
+beside the database, and restored media beside the media directory, on the data volume: a
+read-only container's /tmp is a small tmpfs, and a copy needs as much room as the original.
 """
 
+import hashlib
+import json
 import os
 import shutil
 import sqlite3
+import stat
 import sys
+import tarfile
 import tempfile
 
 # Beside this file in the image; its setup is the one the site starts with.
 from entrypoint import setup_django
 
 HEADER = b"SQLite format 3\x00"
+# Where the uploads live on the data volume, unless the site's settings say otherwise.
+MEDIA_DIR = "/data/media"
+# The layout of a backup archive, as stack/archive.py writes it.
+MANIFEST = "manifest.json"
+MEDIA_PREFIX = "media/"
+# tarfile's own guard against members that would land outside the folder, links and devices
+# (Python 3.12, and the security releases of 3.8 to 3.11); the names are checked here too.
+DATA_ONLY = {"filter": "data"} if hasattr(tarfile, "data_filter") else {}
 
 
 def fail(message):
@@ -82,12 +97,154 @@ def sqlite_restore():
         copy.close()
 
 
-COMMANDS = {"counts": counts, "sqlite-backup": sqlite_backup, "sqlite-restore": sqlite_restore}
+def media_root():
+    from django.conf import settings
+
+    # Django's default is "", which would be the working directory: the image's place instead.
+    return os.path.abspath(str(settings.MEDIA_ROOT or MEDIA_DIR))
+
+
+def regular_files(folder, prefix=""):
+    """(path under the media directory, path) of every regular file below `folder`, in order.
+
+    Links are left out, never followed: one may point anywhere in the container. So are
+    pipes, sockets and devices, which hold no upload.
+    """
+    with os.scandir(folder) as entries:
+        for entry in sorted(entries, key=lambda entry: entry.name):
+            name = prefix + entry.name
+            if entry.is_dir(follow_symlinks=False):
+                yield from regular_files(entry.path, name + "/")
+            elif entry.is_file(follow_symlinks=False):
+                yield name, entry.path
+            else:
+                print(f"dbtool: left out {entry.path}: not a regular file", file=sys.stderr)
+
+
+def media_tar():
+    root = media_root()
+    # No media directory: no uploads yet, so an empty tar.
+    files = regular_files(root) if os.path.isdir(root) else []
+    try:
+        with tarfile.open(fileobj=sys.stdout.buffer, mode="w|", format=tarfile.PAX_FORMAT) as tar:
+            for name, path in files:
+                add_file(tar, name, path)
+    except OSError as exc:
+        # A file shortened while it was read ends up here too: the tar would be cut inside it.
+        fail(f"cannot copy the media files: {exc}")
+    sys.stdout.buffer.flush()
+
+
+def add_file(tar, name, path):
+    try:
+        # O_NOFOLLOW: a file swapped for a link since the listing is refused, not followed.
+        handle = open(path, "rb", opener=lambda file, flags: os.open(file, flags | os.O_NOFOLLOW))
+    except FileNotFoundError:
+        return  # deleted since the listing, as if before it
+    with handle:
+        tar.addfile(tar.gettarinfo(arcname=name, fileobj=handle), handle)
+
+
+def media_path(member):
+    """Where under the media directory a member of the archive goes; fail on one that is not a file there."""
+    relative = member.name[len(MEDIA_PREFIX):] if member.name.startswith(MEDIA_PREFIX) else ""
+    if not member.isreg() or any(part in ("", ".", "..") for part in relative.split("/")):
+        fail(f"refusing {member.name!r}: not a file inside the media directory; the media files were not changed")
+    return relative
+
+
+def unpack_media(stream, target):
+    """Extract the media files of the archive on `stream` into `target`; return {path: (size, sha256)}
+    from its manifest."""
+    with tarfile.open(fileobj=stream, mode="r|") as tar:
+        members = iter(tar)
+        first = next(members, None)
+        if first is None or first.name != MANIFEST or not first.isreg():
+            fail(f"the archive does not start with its {MANIFEST}; the media files were not changed")
+        manifest = json.load(tar.extractfile(first))
+        for member in members:
+            if member.name == manifest["database"]["path"]:
+                continue  # restored before, on its own
+            member.name = media_path(member)
+            tar.extract(member, target, **DATA_ONLY)
+    return {entry["path"]: (entry["size"], entry["sha256"]) for entry in manifest["media"]}
+
+
+def digests(folder):
+    """{path under `folder`: (size, sha256)} of every file below it."""
+    found = {}
+    for directory, _, names in os.walk(folder):
+        for name in names:
+            path = os.path.join(directory, name)
+            sha256 = hashlib.sha256()
+            with open(path, "rb") as handle:
+                for block in iter(lambda: handle.read(1 << 20), b""):
+                    sha256.update(block)
+            found[os.path.relpath(path, folder)] = (os.path.getsize(path), sha256.hexdigest())
+    return found
+
+
+def swap_in(new, root):
+    """Put the folder `new` in place of the media directory `root` by renames, keeping its permissions;
+    the old one goes only once the new one is in place."""
+    os.chmod(new, stat.S_IMODE(os.stat(root if os.path.isdir(root) else os.path.dirname(root)).st_mode))
+    if not os.path.lexists(root):
+        os.rename(new, root)
+        return
+    # Two renames, not one atomic exchange (Python has no renameat2): for that instant the
+    # site finds no media directory, and a request for a file gets a 404.
+    old = new + ".old"
+    os.rename(root, old)
+    try:
+        os.rename(new, root)
+    except OSError:
+        os.rename(old, root)
+        raise
+    shutil.rmtree(old, ignore_errors=True)
+    if os.path.lexists(old):
+        print(f"dbtool: the restored media files are in place, but the old ones are still in {old}", file=sys.stderr)
+
+
+def media_restore():
+    root = media_root()
+    parent = os.path.dirname(root)
+    os.makedirs(parent, exist_ok=True)
+    # Beside the media directory, so that the swap is a rename on one filesystem.
+    staging = tempfile.mkdtemp(prefix=".media-restore-", dir=parent)
+    try:
+        try:
+            expected = unpack_media(sys.stdin.buffer, staging)
+        except (tarfile.TarError, OSError, ValueError, KeyError, TypeError) as exc:
+            fail(f"cannot unpack the media files ({exc}); the media files were not changed")
+        found = digests(staging)
+        paths = sorted(set(found) | set(expected))
+        wrong = next((path for path in paths if found.get(path) != expected.get(path)), None)
+        if wrong is not None:
+            fail(f"{MEDIA_PREFIX}{wrong} is not as the manifest says; the media files were not changed")
+        try:
+            swap_in(staging, root)
+        except OSError as exc:
+            fail(f"cannot put the restored media files in place of {root} ({exc}); the media files were not changed")
+    finally:
+        # Gone already after the swap; what is left of a failed restore goes.
+        shutil.rmtree(staging, ignore_errors=True)
+
+
+COMMANDS = {
+    "counts": counts,
+    "sqlite-backup": sqlite_backup,
+    "sqlite-restore": sqlite_restore,
+    "media-tar": media_tar,
+    "media-restore": media_restore,
+}
 
 
 def main(argv):
     if len(argv) != 1 or argv[0] not in COMMANDS:
         fail(f"usage: dbtool.py {{{'|'.join(COMMANDS)}}}")
+    # What `compose exec` runs skips the entrypoint, which sets the same umask: the files and
+    # folders made here on the data volume stay writable by the other mode's user too.
+    os.umask(0o002)
     setup_django()
     COMMANDS[argv[0]]()
 

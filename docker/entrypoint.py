@@ -21,8 +21,10 @@ import sys
 import time
 
 PORT = os.environ.get("PORT") or "8000"
-# Where this file and its companions (dbtool.py, healthprobes.py, runserver.py, granian-log.json) live.
+# Where this file and its companions live in the image (on PYTHONPATH: see the Dockerfile).
 HERE = os.path.dirname(os.path.abspath(__file__))
+# The data volume's mount point: the SQLite database and the uploads (settingsrules.DATA_DIR).
+DATA_DIR = os.environ.get("DATA_DIR") or "/data"
 DATABASE_WAIT_SECONDS = float(os.environ.get("DATABASE_WAIT_SECONDS") or "60")
 # Any fixed number will do: it names the lock, shared by every container of the site.
 MIGRATION_LOCK_ID = 0x6D696772
@@ -57,10 +59,11 @@ def setup_django():
     sys.path.insert(0, os.getcwd())
     import django
     from django.core.exceptions import ImproperlyConfigured
+    from settingsrules import SettingsError
 
     try:
         django.setup()
-    except ImproperlyConfigured as exc:
+    except (ImproperlyConfigured, SettingsError) as exc:
         fail(f"the Django settings are not valid: {exc}")
 
 
@@ -89,6 +92,13 @@ def wait_for_database(timeout):
             connection.ensure_connection()
             return
         except OperationalError as exc:
+            if "password authentication failed" in str(exc):
+                # Not "not ready yet": waiting would only end in the same refusal.
+                user = connection.settings_dict.get("USER", "")
+                fail(f"the database refused the password of user {user!r}. POSTGRES_PASSWORD in .env is used only "
+                     "when the database volume is first created: set it back to the password the database has, "
+                     f"or change it in the database (`inv dbshell`, then ALTER USER {user} PASSWORD '...') and "
+                     "then in .env, or start over with `inv down --volumes` (it deletes the data)")
             if time.monotonic() >= deadline:
                 fail(f"the database did not answer within {timeout:.0f}s: {exc}")
             log(f"waiting for the database: {exc}")
@@ -126,27 +136,63 @@ def migrate():
         call_command("migrate", interactive=False, verbosity=1)
 
 
-def share_database_directory():
-    """Keep the SQLite files writable by both modes.
+def share_data_volume():
+    """Keep the data volume writable by both modes, and make its directories for uploads.
 
-    Production runs as the image's user, development as the host user with the
-    image's group added: new files are group-writable (umask) and inherit the
-    group (setgid directory); files made before that get the group bits added by
-    whoever owns them.
+    Production runs as the image's user, development as the image's user or the host's
+    with the image's group added: every process in the container makes its files
+    group-writable (umask 002, set in main) in setgid directories, so they keep the
+    group; files made otherwise get the group bits added by whoever owns them.
+    Leftovers of uploads cut short (a killed worker) go after a day.
     """
-    os.umask(0o002)
-    from django.db import connection
+    from django.conf import settings
 
-    name = str(connection.settings_dict["NAME"])
-    if connection.vendor != "sqlite" or name in ("", ":memory:") or not os.path.isdir(os.path.dirname(name)):
+    if not os.path.isdir(DATA_DIR):
         return
-    directory = os.path.dirname(name)
-    for path in [directory, *(os.path.join(directory, entry) for entry in os.listdir(directory))]:
-        status = os.stat(path)
-        if status.st_uid == os.getuid():
-            extra = 0o2070 if os.path.isdir(path) else 0o060
-            if status.st_mode & extra != extra:
+    day_ago = time.time() - 24 * 3600
+    for folder, folders, files in os.walk(DATA_DIR):
+        for name, is_dir in [*((name, True) for name in folders), *((name, False) for name in files)]:
+            path = os.path.join(folder, name)
+            status = os.lstat(path)
+            if folder == str(settings.FILE_UPLOAD_TEMP_DIR) and not is_dir and status.st_mtime < day_ago:
+                os.unlink(path)
+                continue
+            extra = 0o2070 if is_dir else 0o060
+            if status.st_uid == os.getuid() and status.st_mode & extra != extra and not os.path.islink(path):
                 os.chmod(path, status.st_mode | extra)
+
+
+def make_upload_directories():
+    """The uploads' directories on the data volume (settingsrules), before anything runs Django's checks,
+    which want FILE_UPLOAD_TEMP_DIR to exist (files.E001); a fresh volume has neither."""
+    if os.access(DATA_DIR, os.W_OK):
+        for name in ("media", ".upload-tmp"):
+            os.makedirs(os.path.join(DATA_DIR, name), exist_ok=True)
+
+
+def make_sqlite_file():
+    """Create the SQLite database file on the data volume, empty, before SQLite does.
+
+    SQLite makes a new database file 0644 whatever the umask, and its -wal and -shm files
+    take that mode too: a database made by one mode (development, as you) would be
+    read-only for the other (production, as the image's user). An empty file is a valid
+    empty database, and this one is group-writable (umask 002, setgid directory).
+    """
+    url = os.environ.get("DATABASE_URL") or ""
+    path = url[len("sqlite:///"):] if url.startswith("sqlite:////") else ""
+    if path.startswith(DATA_DIR + "/") and os.access(os.path.dirname(path), os.W_OK):
+        try:
+            os.close(os.open(path, os.O_CREAT | os.O_EXCL | os.O_WRONLY, 0o666))
+        except FileExistsError:
+            pass
+
+
+def log_overridden_settings():
+    from django.conf import settings
+
+    overridden = getattr(settings, "OVERRIDDEN_SETTINGS", [])
+    if overridden:
+        log("the environment replaced these settings of the project: " + ", ".join(overridden))
 
 
 def cpu_count():
@@ -249,24 +295,27 @@ def serve():
     development = os.environ.get("ENVIRONMENT") == "development"
     # Checked first, so unsafe settings or a wrong WEB_SERVER stop the container before it
     # touches the database. runserver runs the system checks itself.
+    share_data_volume()
     if not development:
         refuse_unsafe_settings()
     command = runserver_command() if development else production_command(wsgi_target(), os.environ)
+    log_overridden_settings()
     wait_for_database(DATABASE_WAIT_SECONDS)
-    share_database_directory()
     migrate()
     from django.db import connections
 
     connections.close_all()
     # gunicorn would also read WEB_CONCURRENCY itself, and fail on an empty one.
     os.environ.pop("WEB_CONCURRENCY", None)
-    # The servers load healthprobes.py, beside this file, by its module name.
-    os.environ["PYTHONPATH"] = os.pathsep.join(filter(None, [HERE, os.environ.get("PYTHONPATH")]))
     log("starting " + " ".join(command))
     os.execvp(command[0], command)
 
 
 def main(argv):
+    # Whatever runs in the container makes files the other mode can write too (share_data_volume).
+    os.umask(0o002)
+    make_upload_directories()
+    make_sqlite_file()
     if argv in ([], ["serve"]):
         serve()
     os.execvp(argv[0], argv)

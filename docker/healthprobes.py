@@ -22,14 +22,16 @@ def is_probe(path, address):
 
 class SkipProbes(logging.Filter):
     """For granian's `granian.access` records (their arguments a dict) and runserver's `django.server`
-    ones (the request line first among their arguments, the client's socket attached as `request`)."""
+    ones (the request line first among their arguments, the connection's socket attached as `request`)."""
 
     def filter(self, record):
         if isinstance(record.args, dict):
             return not is_probe(record.args.get("path"), record.args.get("addr"))
         words = str(record.args[0]).split() if record.args else []
         try:
-            address = record.request.getpeername()[0]
+            # This end's address: a probe's connection arrives on loopback, the published port's on
+            # the container's own address. (The client may have hung up by now; this end stays.)
+            address = record.request.getsockname()[0]
         except (AttributeError, OSError, IndexError):
             return True
         return not is_probe(words[1] if len(words) > 1 else None, address)

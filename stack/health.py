@@ -20,6 +20,10 @@ LOG_ROUNDS = 5
 READ_LINES = 200
 # How docker/entrypoint.py says why it will not serve: one line, the container's own account.
 _REFUSAL = "entrypoint: error: "
+# What runserver logs when an edit makes it load the code again.
+_RELOADING = "changed, reloading."
+# A Python exception's own line: its dotted name, then a colon and the message, or nothing.
+_EXCEPTION_LINE = re.compile(r"^[A-Za-z_][\w.]*(:|$)")
 # Compose may put terminal control sequences (erase line) in front of a log line.
 _TERMINAL_CODES = re.compile(r"\x1b\[[0-9;?]*[A-Za-z]")
 
@@ -68,6 +72,43 @@ def wait_until_healthy(stack: Stack, timeout: float | None = None) -> None:
         time.sleep(POLL_SECONDS)
 
 
+def front_page(stack: Stack) -> str:
+    """Ask the URL `inv up` prints, as a browser would; "" when it answers 2xx or 3xx, else a note on it.
+
+    StackError when the answer says the site cannot be used there: 400 (the host is not in
+    ALLOWED_HOSTS) or a server error. Not asked of a remote engine or in a dry run.
+    """
+    if stack.dry or not engine_is_local(stack):
+        return ""
+    import urllib.error
+    import urllib.request  # here, not at the top: `inv --list` need not pay for it
+
+    class NoRedirect(urllib.request.HTTPRedirectHandler):
+        # A redirect (to https://, to a login page) is an answer: it is not followed.
+        def redirect_request(self, *args, **kwargs):
+            return None
+
+    url = stack.settings.url
+    try:
+        with urllib.request.build_opener(NoRedirect).open(url, timeout=10):
+            return ""
+    except urllib.error.HTTPError as answer:
+        status = answer.code
+    except OSError as error:
+        raise StackError(f"the site is healthy, but {url} does not answer ({error}): see `inv logs web`") from None
+    if status < 400:
+        return ""
+    if status == 400:
+        host = url.split("//", 1)[1].rsplit(":", 1)[0].strip("[]")
+        raise StackError(
+            f"the site answers {url} with 400 Bad Request: Django refuses the host {host!r}. Add it to "
+            f"ALLOWED_HOSTS in .env (now {stack.settings.get('ALLOWED_HOSTS') or 'empty: the project file decides'!s})"
+        )
+    if status >= 500:
+        raise StackError(f"the site answers {url} with {status}: its last log lines say why (`inv logs web`)")
+    return f"{url} answers {status}"
+
+
 def fail_with_logs(stack: Stack, what: str, cause: str = "") -> NoReturn:
     cause = show_last_logs(stack) or cause
     raise StackError(
@@ -79,14 +120,17 @@ def fail_with_logs(stack: Stack, what: str, cause: str = "") -> NoReturn:
 def crash_in_log(stack: Stack, container: str, since: str) -> str:
     """The error a running container's server failed with (see stop_reason), or "".
 
-    Only an error that is the last thing the log says counts: a server that logged
-    anything after it (runserver reloading after a fix, say) is still on its way.
+    The one server that outlives such an error is runserver, which waits for the fix: once
+    it says a file changed and reloads, an error before that is history, not a crash.
     """
     since_start = ["--since", since] if since else []
     result = stack.docker("logs", *since_start, "--tail", str(READ_LINES), container, hide=True, warn=True, echo=False)
     lines = [line for line in _clean((result.stdout + result.stderr).splitlines()) if line.strip()] if result.ok else []
     reason = stop_reason(lines)
-    return reason if reason and lines[-1].endswith(reason) else ""
+    if not reason:
+        return ""
+    after = lines[max(i for i, line in enumerate(lines) if line.endswith(reason)) + 1:]
+    return "" if any(_RELOADING in line for line in after) else reason
 
 
 def answers(stack: Stack, container: str, published: dict[str, int | None]) -> bool:
@@ -133,8 +177,9 @@ def stop_reason(lines: list[str]) -> str:
     refusal = max((i for i, line in enumerate(lines) if line.startswith(_REFUSAL)), default=-1)
     traceback = max((i for i, line in enumerate(lines) if line.startswith("Traceback (most recent call last)")), default=-1)
     if traceback > refusal:
-        # The exception's own line is the first after it that is not indented (frames and code are).
-        return next((line for line in lines[traceback + 1:] if not line.startswith(" ")), "")
+        # The exception's own line: frames and code are indented, and log lines of other threads
+        # may come in between.
+        return next((line for line in lines[traceback + 1:] if _EXCEPTION_LINE.match(line)), "")
     return lines[refusal][len(_REFUSAL):] if refusal >= 0 else ""
 
 

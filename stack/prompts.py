@@ -6,7 +6,6 @@ Without a terminal (scripts, CI) nothing is asked and nothing is assumed: the fl
 from __future__ import annotations
 
 import sys
-from pathlib import Path
 
 from . import backup as backups
 from .errors import StackError
@@ -18,21 +17,30 @@ def confirm_volume_deletion(stack: Stack, yes: bool) -> None:
     if yes or stack.dry:
         return
     if not stack.interactive:
-        raise StackError("`down --volumes` deletes the database; add --yes to confirm when not at a terminal")
+        raise StackError("`down --volumes` deletes the database and the media files; add --yes to confirm "
+                         "when not at a terminal")
     name = stack.settings.project_name
     volumes = ", ".join(stack.volumes()) or "none found"
-    print(f"This deletes the data volumes of project {name} ({volumes}), and the database with them.")
+    print(f"This deletes the data volumes of project {name} ({volumes}), and the database and media files with them.")
     if input(f"Type the project name ({name}) to confirm: ").strip() != name:
         raise StackError("nothing deleted: the answer did not match the project name")
 
 
-def confirm_restore(stack: Stack, path: Path, yes: bool) -> None:
-    """A restore replaces the database: it needs a yes, typed at a terminal or given as --yes."""
+def confirm_restore(stack: Stack, backup: backups.Contents, yes: bool) -> None:
+    """A restore replaces the database, and the media files too from a backup that has them:
+    it needs a yes, typed at a terminal or given as --yes."""
     if yes or stack.dry:
         return
     if not stack.interactive:
-        raise StackError("a restore replaces the current database; add --yes to confirm when not at a terminal")
-    print(f"This replaces the database of project {stack.settings.project_name} with {path}.")
+        raise StackError("a restore replaces the current database and media files; add --yes to confirm "
+                         "when not at a terminal")
+    name = stack.settings.project_name
+    if backup.media is None:
+        print(f"This replaces the database of project {name} with {backup.path}, a backup of the database alone: "
+              "the media files stay as they are.")
+    else:
+        print(f"This replaces the database and the media files of project {name} with those in {backup.path} "
+              f"({backups.media_count(backup.media)}).")
     if input("Restore it? [y/N] ").strip().lower() not in ("y", "yes"):
         raise StackError("nothing restored: the answer was not yes")
 
@@ -51,5 +59,6 @@ def offer_backup_before_deletion(stack: Stack, yes: bool) -> None:
             print(f"there is no {backups.ENGINE_NAME[settings.database]} backup in {backups.BACKUP_DIR}/: "
                   "the data is gone for good", file=sys.stderr)
     elif stack.interactive:
-        if input("Back up the database first (inv db.backup)? [y/N] ").strip().lower() in ("y", "yes"):
+        answer = input("Back up the database and the media files first (inv db.backup)? [y/N] ")
+        if answer.strip().lower() in ("y", "yes"):
             backups.report_backup(backups.backup(stack), settings.root)

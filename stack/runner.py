@@ -15,7 +15,7 @@ from invoke import Context, Result
 from .compose import DB, WEB, build_args, compose_args, exec_args, ps_args, run_args
 from .engine import Engine, check_daemon, find_engine
 from .errors import StackError
-from .settings import Settings, create_env_file, load_settings
+from .settings import Settings, create_env_file, load_settings, passthrough_compose_file
 
 # Values of these never reach the terminal when a command is echoed.
 _SECRET_NAME = re.compile(r"PASSWORD|SECRET|TOKEN", re.IGNORECASE)
@@ -303,4 +303,6 @@ def open_stack(c: Context, root: Path) -> Stack:
     engine = find_engine(settings)
     if not dry:
         check_daemon(engine)
+        if settings.passthrough:
+            settings.passthrough_file.write_text(passthrough_compose_file(settings.passthrough), encoding="utf-8")
     return Stack(c, settings, engine)

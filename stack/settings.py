@@ -13,12 +13,15 @@ its one line.
 
 from __future__ import annotations
 
+import hashlib
 import io
+import json
 import logging
 import os
 import re
 import secrets
 import shlex
+import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Mapping
@@ -65,6 +68,9 @@ class Settings:
     compose_files: tuple[str, ...] = (BASE_COMPOSE_FILE,)
     # "sqlite" (a file on the web service's volume) or "postgres" (the db service).
     database: str = "sqlite"
+    # The names of .env's own variables, handed to the web container through passthrough_file.
+    passthrough: tuple[str, ...] = ()
+    passthrough_file: Path | None = None
 
     @property
     def production(self) -> bool:
@@ -94,67 +100,111 @@ class _UnparsedLines(logging.Handler):
             self.lines.append(int(record.args[0]))
 
 
-def read_env_file(path: Path) -> dict[str, str]:
-    """`NAME=value` pairs of one file, as python-dotenv reads them; StackError naming the first bad line.
+def read_env_files(paths: list[Path], environ: Mapping[str, str]) -> dict[str, str]:
+    """`NAME=value` pairs of the files, later ones winning, as python-dotenv reads them.
 
-    python-dotenv skips a line it cannot parse and says so only through its logger
-    (`dotenv.main`), so that logger is listened to while the file is read.
+    The files are read as one text, so that a `${NAME}` in `.env` finds a value that
+    `.env.example` defines. StackError naming the file and line of the first statement
+    python-dotenv cannot parse, or of a `${NAME}` that nothing defines (python-dotenv would
+    silently make it empty). python-dotenv skips a line it cannot parse and says so only
+    through its logger (`dotenv.main`), so that logger is listened to while the text is read.
     """
-    try:
-        text = path.read_text(encoding="utf-8")
-    except (OSError, UnicodeDecodeError) as exc:
-        raise StackError(f"cannot read {path.name}: {exc}") from None
+    texts = []
+    for path in paths:
+        try:
+            text = path.read_text(encoding="utf-8")
+        except (OSError, UnicodeDecodeError) as exc:
+            raise StackError(f"cannot read {path.name}: {exc}") from None
+        texts.append((path, text if text.endswith("\n") or not text else text + "\n"))
+    combined = "".join(text for _, text in texts)
     unparsed = _UnparsedLines()
     logger = logging.getLogger("dotenv.main")
     logger.addHandler(unparsed)
     try:
-        values = dotenv_values(stream=io.StringIO(text))
+        values = dotenv_values(stream=io.StringIO(combined))
     finally:
         logger.removeHandler(unparsed)
     if unparsed.lines:
-        number = unparsed.lines[0]
-        bad = (text.splitlines()[number - 1:number] or [""])[0].strip()
+        path, number, line = _file_line(texts, unparsed.lines[0])
         raise StackError(
-            f"{path.name} line {number}: cannot parse {bad!r}; "
+            f"{path.name} line {number}: cannot parse {line.strip()!r}; "
             "write it as NAME=value (quote values that contain spaces or #)"
         )
+    if "${" in combined:
+        _check_references(texts, dotenv_values(stream=io.StringIO(combined), interpolate=False), environ)
     return {name: value for name, value in values.items() if value is not None}
+
+
+_REFERENCE = re.compile(r"\$\{([A-Za-z_][A-Za-z0-9_]*)(:-[^}]*)?\}")
+
+
+def _check_references(texts, raw_values, environ: Mapping[str, str]) -> None:
+    """A `${NAME}` without a default must name something defined, in the files or the environment.
+
+    python-dotenv expands `${NAME}` in every value, quoted or not, and has no escape for it.
+    """
+    for name, raw in raw_values.items():
+        for reference in _REFERENCE.finditer(raw or ""):
+            missing = reference.group(1)
+            if not reference.group(2) and missing not in raw_values and missing not in environ:
+                path, number = _last_assignment(texts, name)
+                raise StackError(
+                    f"{path.name} line {number}: {name} refers to ${{{missing}}}, which is set nowhere (not in "
+                    f".env, .env.example or the environment): set {missing}, or give it a default: "
+                    f"${{{missing}:-value}}"
+                )
+
+
+def _file_line(texts, number: int) -> tuple[Path, int, str]:
+    """The file, its line number and the line behind line `number` of the files read as one text."""
+    for path, text in texts:
+        lines = text.splitlines()
+        if number <= len(lines):
+            return path, number, lines[number - 1]
+        number -= len(lines)
+    return texts[-1][0], number, ""
+
+
+def _last_assignment(texts, name: str) -> tuple[Path, int]:
+    """The file and line number of the last line that sets `name` (0 when none is found)."""
+    assignment = re.compile(rf"^\s*(?:export\s+)?{re.escape(name)}\s*=")
+    for path, text in reversed(texts):
+        numbers = [i for i, line in enumerate(text.splitlines(), 1) if assignment.match(line)]
+        if numbers:
+            return path, numbers[-1]
+    return texts[-1][0], 0
 
 
 class _Sources:
     """The layered values, and where each came from, so an error can point at the file and line."""
 
-    def __init__(self) -> None:
-        self.values: dict[str, str] = {}
-        self.origin: dict[str, Path | None] = {}
-
-    def read_file(self, path: Path) -> None:
-        if path.exists():
-            for name, value in read_env_file(path).items():
-                self.values[name] = value
-                self.origin[name] = path
-
-    def read_environ(self, environ: Mapping[str, str]) -> None:
-        """Process variables win, but only for names the project knows about or `.env` sets."""
+    def __init__(self, paths: list[Path], environ: Mapping[str, str]) -> None:
+        self.paths = [path for path in paths if path.exists()]
+        self.values = read_env_files(self.paths, environ)
+        self.from_environment: set[str] = set()
+        # Process variables win, but only for names the project knows about or `.env` sets.
         for name in [*self.values, *(name for name in _HOST_ONLY if name not in self.values)]:
             if name in environ:
                 self.values[name] = environ[name]
-                self.origin[name] = None
+                self.from_environment.add(name)
+
+    @staticmethod
+    def names_in(path: Path) -> list[str]:
+        """The names a file sets, in its order (it parsed already: nothing here can fail)."""
+        return list(dotenv_values(path, interpolate=False)) if path.exists() else []
 
     def where(self, name: str) -> str:
         """Where the value came from: "the environment", or "FILE line N" of the last line that sets it.
 
         The line is looked up only here, for an error message, not for every value read.
         """
-        if name not in self.origin:
-            return "the defaults"
-        path = self.origin[name]
-        if path is None:
+        if name in self.from_environment:
             return "the environment"
-        assignment = re.compile(rf"^\s*(?:export\s+)?{re.escape(name)}\s*=")
-        lines = path.read_text(encoding="utf-8").splitlines()
-        number = max((i for i, line in enumerate(lines, 1) if assignment.match(line)), default=0)
-        return f"{path.name} line {number}" if number else path.name
+        if name not in self.values or not self.paths:
+            return "the defaults"
+        texts = [(path, path.read_text(encoding="utf-8")) for path in self.paths]
+        path, number = _last_assignment(texts, name)
+        return f"{path.name} line {number}" if number else "the defaults"
 
 
 # Host settings that count even when no .env line names them (pip's own CA bundle variable).
@@ -164,10 +214,7 @@ _HOST_ONLY = ("PIP_CERT",)
 def load_settings(root: Path, environ: Mapping[str, str] | None = None) -> Settings:
     """Read `.env.example`, `.env` and the environment under `root`; raise StackError on bad input."""
     environ = os.environ if environ is None else environ
-    sources = _Sources()
-    sources.read_file(root / EXAMPLE_FILE)
-    sources.read_file(root / ENV_FILE)
-    sources.read_environ(environ)
+    sources = _Sources([root / EXAMPLE_FILE, root / ENV_FILE], environ)
     values = sources.values
 
     def fail(name: str, problem: str) -> StackError:
@@ -237,6 +284,10 @@ def load_settings(root: Path, environ: Mapping[str, str] | None = None) -> Setti
         raise fail("DATABASE", f"must be one of {', '.join(DATABASES)}, got {values['DATABASE']!r}")
 
     environment = dict(values)
+    # Variables of the user's own (in .env, not documented in .env.example) reach the web
+    # container by name, through a Compose file written for them (stack/runner.py).
+    example_names = set(sources.names_in(root / EXAMPLE_FILE))
+    passthrough = tuple(name for name in sources.names_in(root / ENV_FILE) if name not in example_names)
     compose_files = (BASE_COMPOSE_FILE,)
     if database == "postgres":
         environment.update(_postgres_environment(values, fail))
@@ -246,10 +297,12 @@ def load_settings(root: Path, environ: Mapping[str, str] | None = None) -> Setti
     if extra_ca_cert is not None:
         compose_files += (EXTRA_CA_COMPOSE_FILE,)
         environment["EXTRA_CA_CERT"] = str(extra_ca_cert.resolve())
+    passthrough_file = passthrough_file_for(root)
+    compose_paths = [str(root / name) for name in compose_files] + ([str(passthrough_file)] if passthrough else [])
     environment.update(
         # How Compose is told its project and files: no flags to repeat on every command.
         COMPOSE_PROJECT_NAME=project_name,
-        COMPOSE_FILE=os.pathsep.join(str(root / name) for name in compose_files),
+        COMPOSE_FILE=os.pathsep.join(compose_paths),
         COMPOSE_PATH_SEPARATOR=os.pathsep,
         IMAGE=f"{image_name}:{image_tag}",
         BASE_IMAGE=values.get("BASE_IMAGE", "").strip() or "python:3.13-slim",
@@ -257,7 +310,9 @@ def load_settings(root: Path, environ: Mapping[str, str] | None = None) -> Setti
         WEB_PORT=str(number("WEB_PORT", 8000, 1, 65535)),
         DJANGO_PROJECT_DIR=project_dir.relative_to(root.resolve()).as_posix(),
         ENVIRONMENT=mode,
-        # Development runs as you, so files it writes into your working tree are yours.
+        # Development runs as you, so files it writes into your working tree are yours (root
+        # included: it may write there). What it writes on the data volume stays group-writable
+        # for production's user (docker/entrypoint.py).
         HOST_UID=str(os.getuid()) if hasattr(os, "getuid") else "10001",
         HOST_GID=str(os.getgid()) if hasattr(os, "getgid") else "10001",
     )
@@ -277,6 +332,8 @@ def load_settings(root: Path, environ: Mapping[str, str] | None = None) -> Setti
         mode=mode,
         compose_files=compose_files,
         database=database,
+        passthrough=passthrough,
+        passthrough_file=passthrough_file,
     )
 
 
@@ -305,6 +362,19 @@ def _postgres_environment(values: Mapping[str, str], fail) -> dict[str, str]:
         # Quoted: a password may hold '@', '/' or ':' and still mean itself.
         "DATABASE_URL": f"postgres://{quote(user, safe='')}:{quote(password, safe='')}@db:5432/{db}",
     }
+
+
+def passthrough_file_for(root: Path) -> Path:
+    """Where the Compose file naming .env's own variables is written: one per project directory, outside it."""
+    digest = hashlib.sha256(str(root.resolve()).encode()).hexdigest()[:16]
+    return Path(tempfile.gettempdir()) / f"django-docker-{digest}.yml"
+
+
+def passthrough_compose_file(names: tuple[str, ...]) -> str:
+    """A Compose file handing these variables to the web container by name (values from Compose's environment)."""
+    listed = "".join(f"      - {json.dumps(name)}\n" for name in names)
+    return ("# Written by inv: the variables of .env that .env.example does not document, for the site.\n"
+            f"services:\n  web:\n    environment:\n{listed}")
 
 
 def _default_project_name(root: Path) -> str:

@@ -1,6 +1,6 @@
 """URL configuration: the admin under /admin/, the guestbook at the root.
 
-/healthz is not routed here; config.healthz.HealthCheckMiddleware answers it.
+/healthz and the uploaded files under /media/ are answered by the image's own middleware.
 """
 
 from django.contrib import admin

@@ -15,7 +15,7 @@ import pytest
 from devtools.scratch import copy_checkout
 
 REPO = Path(__file__).resolve().parents[2]
-TASKS = ["build", "up", "down", "restart", "ps", "status", "logs", "open", "manage", "migrate", "makemigrations",
+TASKS = ["build", "up", "down", "restart", "ps", "status", "doctor", "logs", "open", "manage", "migrate", "makemigrations",
          "shell", "dbshell", "createsuperuser", "exec", "test", "bench", "db.backup", "db.restore", "db.list", "db.counts"]
 
 

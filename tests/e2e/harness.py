@@ -22,6 +22,8 @@ from devtools.scratch import copy_checkout, free_ports
 REPO = Path(__file__).resolve().parents[2]
 DOCKER = shlex.split(os.environ.get("DOCKER", "docker")) or ["docker"]
 RUN_ID = uuid.uuid4().hex[:8]
+# Who development runs as: you.
+DEVELOPER = (os.getuid(), os.getgid())
 # Python for `inv shell -c`: the number of guestbook entries.
 COUNT_ENTRIES = "from guestbook.models import Entry; print(Entry.objects.count())"
 # What a developer's shell may set that would change what a fresh clone does: every name

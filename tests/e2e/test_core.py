@@ -11,7 +11,7 @@ import uuid
 
 import pytest
 
-from .harness import COUNT_ENTRIES, docker
+from .harness import COUNT_ENTRIES, DEVELOPER, docker
 
 pytestmark = pytest.mark.e2e
 
@@ -59,7 +59,7 @@ def test_an_edited_view_is_served_within_five_seconds_without_a_rebuild_or_resta
 def test_files_the_container_writes_into_the_project_are_yours(project):
     project.inv("exec", "--", "python", "-c", "open('/app/made-in-container.txt', 'w').write('hi')")
     made = project.path / "site" / "made-in-container.txt"
-    assert (made.stat().st_uid, made.stat().st_gid) == (os.getuid(), os.getgid())
+    assert (made.stat().st_uid, made.stat().st_gid) == DEVELOPER
     made.unlink()
 
 
@@ -158,7 +158,7 @@ def test_manage_takes_arguments_after_a_double_dash(project):
 
 
 def test_exec_runs_in_the_development_container_as_you_with_the_images_group(project):
-    assert project.inv("exec", "id -u").stdout.strip() == str(os.getuid())
+    assert project.inv("exec", "id -u").stdout.strip() == str(DEVELOPER[0])
     assert "10001" in project.inv("exec", "id -G").stdout.split()
 
 

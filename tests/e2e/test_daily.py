@@ -99,6 +99,23 @@ def test_your_first_app_as_the_readme_tells_it(project):
     assert project.python("from blog.models import Post; print(Post.objects.count())") == "0"
 
 
+def test_a_database_made_with_the_stack_down_in_development_is_writable_in_production(project):
+    project.inv("down", "--volumes", "--yes")
+    # `inv migrate` with the stack down: a throwaway container, as you, makes the SQLite file.
+    project.inv("migrate")
+    project.env["ENVIRONMENT"] = "production"
+    try:
+        project.inv("up")
+        listing = project.inv("exec", "--", "ls", "-ln", "/data").stdout
+        assert re.search(r"^-rw-rw-r-- .* db\.sqlite3$", listing, re.MULTILINE), listing
+        added = project.python("from guestbook.models import Entry; Entry.objects.create(text='x'); print('added')")
+        assert added == "added"
+        assert project.get("/")[0] == 200
+    finally:
+        project.env.pop("ENVIRONMENT")
+    project.inv("up")
+
+
 def test_restart_applies_an_edited_env(project):
     env = project.path / ".env"
     env.write_text(env.read_text() + "LOG_LEVEL=WARNING\n")

@@ -2,10 +2,12 @@
 
 A fresh clone starts three web containers at once (one migrates), then its rows go through
 `down`/`up`, a rebuild without cache, a web container killed while requests flow, a restarted
-and a killed database, and a backup restored onto new, empty volumes. Each test counts rows
-before and after and reports the figures. The tests run in file order.
+and a killed database, and a backup (the database and the uploaded files) restored onto new,
+empty volumes. Each test counts rows before and after and reports the figures. The tests run
+in file order.
 """
 
+import json
 import re
 import time
 
@@ -175,38 +177,77 @@ def test_a_web_container_that_outwaits_the_database_gives_up_with_one_line_and_i
     stack.inv("up")
 
 
+# Uploads as the site keeps them on the data volume: a name with a space, nested folders, bytes of every value.
+MEDIA_FILES = {"a b.txt": b"an upload\n", "photos/2026/cat.bin": bytes(range(256)) * 64, "docs/x/y/readme.md": b"# deep\n"}
+WRITE_MEDIA = """
+import os
+for name, data in {files!r}.items():
+    path = os.path.join("/data/media", name)
+    os.makedirs(os.path.dirname(path), exist_ok=True)
+    with open(path, "wb") as handle:
+        handle.write(data)
+"""
+READ_MEDIA = """
+import json, os
+found = {}
+for folder, _, names in os.walk("/data/media"):
+    for name in names:
+        path = os.path.join(folder, name)
+        found[os.path.relpath(path, "/data/media")] = open(path, "rb").read().hex()
+print(json.dumps(found))
+"""
+
+
+def media_files(stack) -> dict[str, bytes]:
+    """Every file under /data/media in the web container, by its path there."""
+    printed = stack.inv("exec", "--", "python", "-c", READ_MEDIA).stdout.strip().splitlines()[-1]
+    return {name: bytes.fromhex(data) for name, data in json.loads(printed).items()}
+
+
 def test_backup_then_new_empty_volumes_then_restore_gives_the_same_rows(stack, report):
+    stack.inv("up")
     sign(stack, "backup", 5)
+    stack.inv("exec", "--", "python", "-c", WRITE_MEDIA.format(files=MEDIA_FILES))
+    assert media_files(stack) == MEDIA_FILES
     before = row_counts(stack)
     made = stack.inv("db.backup").stdout.strip().splitlines()[-1]
     path = made.split(" (")[0]
-    assert (stack.path / path).stat().st_size > 0 and path in stack.inv("db.list").stdout
+    assert made.endswith(f", {len(MEDIA_FILES)} media files)")
+    assert (stack.path / path).stat().st_size > 0
+    listed = stack.inv("db.list").stdout
+    assert path in listed and f"  {len(MEDIA_FILES)} media files" in listed
 
     down = stack.inv("down", "--volumes", "--yes")
     assert f"the last backup is {path}" in down.stderr
     stack.inv("up")
     empty = row_counts(stack)
     assert empty.get("guestbook_entry") == 0
+    assert media_files(stack) == {}
 
     restored = stack.inv("db.restore", path, "--yes").stdout
     after = row_counts(stack)
+    media_after = media_files(stack)
     report(f"{stack.database} backup/down --volumes/up/restore: rows before {sum(before.values())}, after "
-           f"{sum(after.values())}, lost {lost(before, after)} ({stack.path.joinpath(path).stat().st_size} byte backup)")
+           f"{sum(after.values())}, lost {lost(before, after)}; media files before {len(MEDIA_FILES)}, after "
+           f"{len(media_after)} ({stack.path.joinpath(path).stat().st_size} byte backup)")
     assert after == before
+    assert media_after == MEDIA_FILES
     assert "guestbook_entry" in restored and str(before["guestbook_entry"]) in restored
+    assert f"{len(MEDIA_FILES)} media files restored" in restored
     assert sign(stack, "after-restore", 1), "the restored database must take new rows"
 
 
 def test_a_bad_backup_file_gets_one_line_and_leaves_the_database_alone(stack, report):
     before = row_counts(stack)
-    good = sorted((stack.path / "backups").iterdir())[-1]
-    truncated = stack.path / "backups" / f"truncated{good.suffix}"
+    media_before = media_files(stack)
+    good = sorted((stack.path / "backups").glob("*.tar"))[-1]
+    truncated = stack.path / "backups" / "truncated.tar"
     truncated.write_bytes(good.read_bytes()[: good.stat().st_size * 2 // 3])
     other = stack.path / "backups" / ("other.sqlite3" if stack.database == "postgres" else "other.pgdump")
     other.write_bytes(b"PGDMP" if stack.database == "sqlite" else b"SQLite format 3\0" + bytes(200))
-    for name, message in ((truncated.name, "failed" if stack.database == "postgres" else "is truncated"),
+    for name, message in ((truncated.name, "is truncated or damaged"),
                           (other.name, "backup, but this stack runs"),
-                          ("missing.pgdump", "no backup file")):
+                          ("missing.tar", "no backup file")):
         result = stack.inv("db.restore", f"backups/{name}", "--yes", check=False)
         last = result.stderr.strip().splitlines()[-1]
         assert result.returncode == 1 and last.startswith("error: ") and message in last, result.stderr
@@ -214,6 +255,22 @@ def test_a_bad_backup_file_gets_one_line_and_leaves_the_database_alone(stack, re
     after = row_counts(stack)
     report(f"{stack.database} bad backup files: rows before {sum(before.values())}, after {sum(after.values())}, lost {lost(before, after)}")
     assert after == before
+    assert media_files(stack) == media_before
+
+
+@pytest.mark.postgres_only
+def test_a_changed_postgres_password_is_named_at_once_not_waited_out(stack, report):
+    started = time.monotonic()
+    result = stack.inv("up", env={"POSTGRES_PASSWORD": "not-the-one-the-volume-was-made-with",
+                                  "DATABASE_WAIT_SECONDS": "600", "WAIT_TIMEOUT": "600"}, check=False)
+    seconds = time.monotonic() - started
+    report(f"postgres password changed after the volume was made: inv up said so after {seconds:.1f} s")
+    assert result.returncode != 0
+    last = result.stderr.strip().splitlines()[-1]
+    assert "the database refused the password of user 'django'" in last
+    assert "POSTGRES_PASSWORD in .env is used only when the database volume is first created" in last
+    stack.inv("up")
+    assert stack.get("/")[0] == 200
 
 
 def test_with_the_stack_down_migrate_and_counts_start_what_they_need_and_leave_nothing(stack, report):

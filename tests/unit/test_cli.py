@@ -20,7 +20,7 @@ from stack.runner import Stack
 from .conftest import REPO
 
 TASK_NAMES = {
-    "build", "up", "down", "restart", "ps", "status", "logs", "open", "manage", "migrate",
+    "build", "up", "down", "restart", "ps", "status", "doctor", "logs", "open", "manage", "migrate",
     "makemigrations", "shell", "dbshell", "createsuperuser", "exec", "test", "bench",
     "db.backup", "db.restore", "db.list", "db.counts",
 }

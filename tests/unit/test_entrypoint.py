@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import importlib.util
+import os
 import re
+import stat
 
 import pytest
 
@@ -142,3 +144,36 @@ def test_requests_in_flight_get_less_than_compose_waits_before_sigkill(entrypoin
 @pytest.mark.parametrize("name", ["WEB_SERVER", "WEB_CONCURRENCY", "WEB_THREADS"])
 def test_compose_hands_the_server_variables_to_the_container(name):
     assert re.search(rf"^      {name}:$", (REPO / "docker-compose.yml").read_text(), re.MULTILINE)
+
+
+# ---- the data volume, before anything runs ----
+
+
+@pytest.fixture
+def volume(entrypoint, tmp_path, monkeypatch):
+    monkeypatch.setattr(entrypoint, "DATA_DIR", str(tmp_path))
+    old = os.umask(0o002)
+    yield tmp_path
+    os.umask(old)
+
+
+def test_the_sqlite_file_is_made_group_writable_before_sqlite_makes_it_0644(entrypoint, volume, monkeypatch):
+    monkeypatch.setenv("DATABASE_URL", f"sqlite:///{volume}/db.sqlite3")
+    entrypoint.make_sqlite_file()
+    made = volume / "db.sqlite3"
+    assert made.stat().st_size == 0 and stat.S_IMODE(made.stat().st_mode) == 0o664
+    made.write_bytes(b"SQLite format 3\x00 and more")
+    entrypoint.make_sqlite_file()
+    assert made.read_bytes().startswith(b"SQLite format 3")
+
+
+@pytest.mark.parametrize("url", ["postgres://u:p@db/site", "sqlite:///relative.sqlite3", "sqlite:////elsewhere/db.sqlite3", ""])
+def test_other_databases_and_places_are_left_alone(entrypoint, volume, monkeypatch, url):
+    monkeypatch.setenv("DATABASE_URL", url)
+    entrypoint.make_sqlite_file()
+    assert list(volume.iterdir()) == []
+
+
+def test_the_upload_directories_exist_before_djangos_checks_ask_for_them(entrypoint, volume):
+    entrypoint.make_upload_directories()
+    assert sorted(path.name for path in volume.iterdir()) == [".upload-tmp", "media"]

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import contextlib
+import dataclasses
 import http.server
 import threading
 
@@ -10,7 +12,7 @@ from invoke import Result
 
 from devtools.scratch import free_ports
 from stack.errors import StackError
-from stack.health import LOG_ROUNDS, stop_reason, wait_until_healthy
+from stack.health import LOG_ROUNDS, front_page, stop_reason, wait_until_healthy
 from stack.settings import load_settings
 
 from .conftest import (
@@ -28,28 +30,40 @@ HEALTHY = Result("running 0 2026-11-30T09:00:00Z healthy\n")
 LOGS = r".* logs --no-color --no-log-prefix --tail 200 web$"
 
 
-@pytest.fixture
-def site():
-    """A server on 127.0.0.1 standing in for a published web container: /healthz answers 503 `site.failures`
-    times, then 200."""
+@contextlib.contextmanager
+def http_server(answer):
+    """A server on 127.0.0.1 answering each GET with the status `answer(path)` returns."""
 
-    class Healthz(http.server.BaseHTTPRequestHandler):
+    class Handler(http.server.BaseHTTPRequestHandler):
         def do_GET(self):
-            healthy = self.path == "/healthz" and server.failures <= 0
-            server.failures -= 1
-            self.send_response(200 if healthy else 503)
+            self.send_response(answer(self.path))
             self.end_headers()
 
         def log_message(self, *args):
             pass
 
-    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Healthz)
-    server.failures = 0
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Handler)
     threading.Thread(target=server.serve_forever, daemon=True).start()
-    server.published = (r"docker port c0ffee 8000/tcp", Result(f"127.0.0.1:{server.server_address[1]}\n"))
-    yield server
-    server.shutdown()
-    server.server_close()
+    try:
+        yield server
+    finally:
+        server.shutdown()
+        server.server_close()
+
+
+@pytest.fixture
+def site():
+    """A server standing in for a published web container: /healthz answers 503 `site.failures` times, then 200."""
+
+    def healthz(path):
+        healthy = path == "/healthz" and server.failures <= 0
+        server.failures -= 1
+        return 200 if healthy else 503
+
+    with http_server(healthz) as server:
+        server.failures = 0
+        server.published = (r"docker port c0ffee 8000/tcp", Result(f"127.0.0.1:{server.server_address[1]}\n"))
+        yield server
 
 
 @pytest.fixture
@@ -155,6 +169,16 @@ def test_a_server_that_failed_but_left_its_container_running_is_named_within_a_s
     assert len(clock.sleeps) == LOG_ROUNDS - 1
 
 
+def test_a_server_error_followed_by_other_lines_but_no_reload_is_a_crash(settings, engine, clock, site):
+    site.failures = 1000
+    log = ("Traceback (most recent call last):\n  File x\nModuleNotFoundError: No module named 'blgo'\n"
+           "2026-11-30 09:37:57,139 INFO django.utils.autoreload: Watching for file changes with StatReloader\n")
+    s = stack(settings, engine, WEB_UP, site.published, (r"docker logs --since", Result(log)), (CONTAINER_STATE, STARTING))
+    with pytest.raises(StackError) as caught:
+        wait_until_healthy(s)
+    assert "failed to start its server: ModuleNotFoundError: No module named 'blgo'" in caught.value.message
+
+
 def test_an_error_the_server_has_logged_more_after_is_not_taken_for_a_crash(project_root, engine, clock, site):
     # runserver reloading after the fix: the old traceback is still in the log, but not last.
     write(project_root, "WAIT_TIMEOUT=2\n")
@@ -212,7 +236,48 @@ def test_a_stopped_container_is_reported_with_its_own_reason(settings, engine, c
       "    import blog", "ModuleNotFoundError: No module named 'blog'", "Watching for file changes"],
      "ModuleNotFoundError: No module named 'blog'"),
     (["entrypoint: starting granian", "entrypoint: waiting for the database: refused"], ""),
+    # Another thread's log line between the frames and the exception's own line.
+    (["Traceback (most recent call last):", '  File "x.py", line 1', "2026-11-30 09:37:57,139 INFO django.utils.autoreload: "
+      "Watching for file changes", "ModuleNotFoundError: No module named 'blgo'"], "ModuleNotFoundError: No module named 'blgo'"),
     ([], ""),
 ])
 def test_stop_reason_is_the_containers_own_last_word(log, reason):
     assert stop_reason(log) == reason
+
+
+# ---- the front page, as the URL `inv up` prints answers it ----
+
+
+@pytest.fixture
+def front(settings):
+    """A server answering with `front.status`, and settings whose URL points at it."""
+    with http_server(lambda path: server.status) as server:
+        server.status = 200
+        server.settings = dataclasses.replace(settings, web_port=server.server_address[1],
+                                              environment={**settings.environment, "ALLOWED_HOSTS": "example.com"})
+        yield server
+
+
+@pytest.mark.parametrize("status", [200, 302])
+def test_a_front_page_that_answers_2xx_or_3xx_is_fine(engine, front, status):
+    front.status = status
+    assert front_page(stack(front.settings, engine)) == ""
+
+
+def test_a_400_names_allowed_hosts_and_the_host(engine, front):
+    front.status = 400
+    with pytest.raises(StackError) as caught:
+        front_page(stack(front.settings, engine))
+    assert caught.value.message == (
+        f"error: the site answers {front.settings.url} with 400 Bad Request: Django refuses the host '127.0.0.1'. "
+        "Add it to ALLOWED_HOSTS in .env (now example.com)"
+    )
+
+
+def test_a_server_error_is_an_error_and_a_404_only_a_note(engine, front):
+    front.status = 500
+    with pytest.raises(StackError) as caught:
+        front_page(stack(front.settings, engine))
+    assert "with 500" in caught.value.message and "inv logs web" in caught.value.message
+    front.status = 404
+    assert front_page(stack(front.settings, engine)) == f"{front.settings.url} answers 404"

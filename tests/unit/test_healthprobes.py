@@ -29,10 +29,10 @@ class Socket:
     def __init__(self, address):
         self.address = address
 
-    def getpeername(self):
+    def getsockname(self):
         if self.address is None:
-            raise OSError("not connected")
-        return (self.address, 51234)
+            raise OSError("closed")
+        return (self.address, 8000)
 
 
 def record(args, **extra):
@@ -55,7 +55,8 @@ def test_granian_access_records_of_probes_are_dropped(probes, path, address, kep
     ("GET / HTTP/1.1", "127.0.0.1", True), ("", "127.0.0.1", True), ("GET /healthz HTTP/1.1", None, True),
 ])
 def test_runserver_records_of_probes_are_dropped(probes, line, address, kept):
-    # runserver: (request line, status, size), with the client's socket as `request` (django.core.servers.basehttp).
+    # runserver: (request line, status, size), with the connection's socket as `request`
+    # (django.core.servers.basehttp); the address is the container's end of it.
     assert probes.SkipProbes().filter(record((line, "200", "2"), request=Socket(address))) is kept
 
 

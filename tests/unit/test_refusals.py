@@ -1,5 +1,9 @@
 """docker/entrypoint.py refuses to serve production with unsafe settings, by Django's own checks, in one line.
 
+The site's settings file says DEBUG = True and holds a development key, as startproject
+writes it: production is safe because the environment decides, and refused when it says
+otherwise.
+
 Run as the container runs it: a fresh interpreter in the Django project, with only the
 variables given, the entrypoint's setup and check and nothing else (no database, no server).
 """
@@ -15,16 +19,27 @@ import pytest
 from .conftest import REPO
 
 GOOD_KEY = "a-real-key-" + "x7Yq" * 12
-CHECK = (
-    "import sys; sys.path.insert(0, {docker!r}); import entrypoint; "
-    "entrypoint.setup_django(); entrypoint.refuse_unsafe_settings(); print('serving')"
-)
+CHECK = "import entrypoint; entrypoint.setup_django(); entrypoint.refuse_unsafe_settings(); print('serving')"
+
+
+@pytest.fixture(autouse=True)
+def data_volume(tmp_path, monkeypatch):
+    """A data volume stand-in with the directories the entrypoint makes there before the checks."""
+    (tmp_path / ".upload-tmp").mkdir()
+    monkeypatch.setenv("DATA_DIR", str(tmp_path))
 
 
 def check(**variables: str) -> subprocess.CompletedProcess[str]:
-    environment = {"PATH": os.environ.get("PATH", ""), "DJANGO_SETTINGS_MODULE": "config.settings", **variables}
-    code = CHECK.format(docker=str(REPO / "docker"))
-    return subprocess.run([sys.executable, "-c", code], cwd=REPO / "site", env=environment,
+    """The check as the image runs it: the site's settings under the image's layer (see the Dockerfile)."""
+    environment = {
+        "DATA_DIR": os.environ["DATA_DIR"],
+        "PATH": os.environ.get("PATH", ""),
+        "PYTHONPATH": str(REPO / "docker"),
+        "DJANGO_SETTINGS_MODULE": "imagesettings",
+        "PROJECT_SETTINGS_MODULE": "config.settings",
+        **variables,
+    }
+    return subprocess.run([sys.executable, "-c", CHECK], cwd=REPO / "site", env=environment,
                           capture_output=True, text=True, timeout=60)
 
 

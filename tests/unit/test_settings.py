@@ -408,9 +408,69 @@ def test_production_uses_the_base_compose_file_alone(project_root):
     assert s.environment["ENVIRONMENT"] == "production"
 
 
-def test_development_runs_as_the_host_user(project_root):
+def test_development_runs_as_the_host_user_root_included(project_root, monkeypatch):
+    for uid, gid in [(1000, 1001), (0, 0)]:
+        monkeypatch.setattr(settings_module.os, "getuid", lambda: uid)
+        monkeypatch.setattr(settings_module.os, "getgid", lambda: gid)
+        s = load_settings(project_root, {})
+        assert (s.environment["HOST_UID"], s.environment["HOST_GID"]) == (str(uid), str(gid))
+
+
+# ---- ${NAME} in values ----
+
+
+def test_a_reference_finds_a_value_env_example_defines(project_root):
+    write(project_root, "SITE_DOMAIN=example.com\n", name=".env.example")
+    write(project_root, "CSRF_TRUSTED_ORIGINS=https://${SITE_DOMAIN}\n")
+    assert load_settings(project_root, {}).environment["CSRF_TRUSTED_ORIGINS"] == "https://example.com"
+
+
+def test_a_reference_to_nothing_is_an_error_naming_the_line_and_the_variable(project_root):
+    write(project_root, "WEB_PORT=8000\nCSRF_TRUSTED_ORIGINS=https://${SITE_DOMAIN}\n")
+    assert fails(project_root).message == (
+        "error: .env line 2: CSRF_TRUSTED_ORIGINS refers to ${SITE_DOMAIN}, which is set nowhere (not in .env, "
+        ".env.example or the environment): set SITE_DOMAIN, or give it a default: ${SITE_DOMAIN:-value}"
+    )
+
+
+def test_a_reference_with_a_default_or_to_the_environment_is_fine_and_a_lone_dollar_is_literal(
+    project_root, monkeypatch
+):
+    # python-dotenv expands from the process's own environment.
+    monkeypatch.setenv("FROM_SHELL", "shell")
+    write(project_root, "A=${NOPE:-fallback}\nB=${FROM_SHELL}\nC='pa$$ $HOME #1'\n")
+    environment = load_settings(project_root, {"FROM_SHELL": "shell"}).environment
+    assert (environment["A"], environment["B"], environment["C"]) == ("fallback", "shell", "pa$$ $HOME #1")
+
+
+def test_even_a_quoted_reference_to_nothing_is_an_error_as_python_dotenv_expands_it(project_root):
+    write(project_root, "B='${NOPE}'\n")
+    assert "B refers to ${NOPE}" in fails(project_root).message
+
+
+# ---- .env's own variables reach the site ----
+
+
+def test_env_variables_env_example_does_not_document_are_handed_to_the_web_container(project_root):
+    write(project_root, "DJANGO_SECRET_KEY=mine\nWEB_PORT=8123\nSENTRY_DSN=https://x@y/1\n")
     s = load_settings(project_root, {})
-    assert (s.environment["HOST_UID"], s.environment["HOST_GID"]) == (str(os.getuid()), str(os.getgid()))
+    assert s.passthrough == ("DJANGO_SECRET_KEY", "SENTRY_DSN")
+    assert str(s.passthrough_file) in s.environment["COMPOSE_FILE"].split(os.pathsep)
+    assert settings_module.passthrough_compose_file(s.passthrough) == (
+        "# Written by inv: the variables of .env that .env.example does not document, for the site.\n"
+        'services:\n  web:\n    environment:\n      - "DJANGO_SECRET_KEY"\n      - "SENTRY_DSN"\n'
+    )
+
+
+def test_without_variables_of_its_own_no_compose_file_is_added(project_root):
+    write(project_root, "WEB_PORT=8123\n")
+    s = load_settings(project_root, {})
+    assert s.passthrough == ()
+    assert str(s.passthrough_file) not in s.environment["COMPOSE_FILE"]
+
+
+def test_each_project_directory_has_its_own_passthrough_file(tmp_path):
+    assert settings_module.passthrough_file_for(tmp_path / "a") != settings_module.passthrough_file_for(tmp_path / "b")
 
 
 def test_mode_is_case_insensitive_and_the_environment_wins(project_root):
