@@ -78,9 +78,11 @@ ARG PROJECT_SETTINGS_MODULE=config.settings
 ARG APP_UID=10001
 COPY ${PROJECT_DIR}/ /app/
 USER 0:0
-# collectstatic needs settings, not the real key: a random one lives for this command only.
-# The files go to /opt/static (settingsrules.STATIC_ROOT), outside the code.
+# collectstatic needs settings, not the real ones: a random key lives for this command only,
+# and settings that insist on a DATABASE_URL or ALLOWED_HOSTS get harmless ones; nothing of
+# .env is here. The files go to /opt/static (settingsrules.STATIC_ROOT), outside the code.
 RUN SECRET_KEY="$(python -c 'import secrets; print(secrets.token_urlsafe(50))')" \
     ENVIRONMENT=production PROJECT_SETTINGS_MODULE="${PROJECT_SETTINGS_MODULE}" \
+    DATABASE_URL=sqlite:////tmp/collectstatic.sqlite3 ALLOWED_HOSTS=localhost \
     python manage.py collectstatic --noinput --verbosity 0
 USER ${APP_UID}:${APP_UID}

@@ -253,7 +253,7 @@ def gunicorn_command(app, environ, worker_options):
         "--workers", worker_count(environ, 2 * cpu_count() + 1),
         *worker_options,
         "--access-logfile", "-",
-        "--logger-class", "healthprobes.ProbeQuietGunicornLogger",
+        "--logger-class", "gunicornlogger.ProbeQuietLogger",
         "--error-logfile", "-",
         "--graceful-timeout", GRACEFUL_TIMEOUT,
         # Its default place is under $HOME, which the read-only root filesystem keeps unwritable.

@@ -3,14 +3,13 @@
 The image's HEALTHCHECK asks /healthz from inside the container every 2 s: logged, those
 lines would outnumber the real requests. A probe is recognised by its path and its
 loopback address, so a request for /healthz from outside is still logged. Each server is
-told through its own public hook: gunicorn's `--logger-class`, granian's `--log-config`
+told through its own public hook: gunicorn's `--logger-class` (gunicornlogger.py), granian's
+`--log-config`
 (granian-log.json, which puts SkipProbes on its access handler), and SkipProbes on Django's
 `django.server` logger for runserver (runserver.py).
 """
 
 import logging
-
-from gunicorn.glogging import Logger as GunicornLogger
 
 HEALTHZ_PATH = "/healthz"
 LOOPBACK = ("127.0.0.1", "::1")
@@ -35,13 +34,3 @@ class SkipProbes(logging.Filter):
         except (AttributeError, OSError, IndexError):
             return True
         return not is_probe(words[1] if len(words) > 1 else None, address)
-
-
-class ProbeQuietGunicornLogger(GunicornLogger):
-    """gunicorn's own logger, less the probes' access lines."""
-
-    def access(self, resp, req, environ, request_time):
-        if not is_probe(environ.get("PATH_INFO"), environ.get("REMOTE_ADDR")):
-            super().access(resp, req, environ, request_time)
-
-

@@ -58,7 +58,7 @@ def pip_install(arguments, cwd):
     if subprocess.run([*PIP, *arguments], cwd=cwd).returncode == 0:
         return
     if shutil.which("gcc") is None:
-        print("install_requirements: a package needs compiling: adding gcc to the build stage", flush=True)
+        print("install_requirements: pip failed; trying once more with a C compiler in the build stage", flush=True)
         headers = os.path.join(subprocess.run(
             [sys.executable, "-c", "import sysconfig; print(sysconfig.get_paths()['include'])"],
             capture_output=True, text=True, check=True).stdout.strip(), "Python.h")
@@ -75,6 +75,9 @@ def main(project_files, runtime_requirements):
     arguments = project_arguments(project_files)
     if arguments:
         pip_install(arguments, cwd=project_files)
+    else:
+        print("install_requirements: the project has no requirements.txt or pyproject.toml dependencies: "
+              "only the runtime's packages are installed", flush=True)
     present = installed()
     with open(runtime_requirements) as handle:
         wanted = [line.strip() for line in handle if requirement_name(line) and requirement_name(line) not in present]

@@ -9,6 +9,7 @@ unsafe one), so no rule here repeats them.
 """
 
 import dj_database_url
+import django
 
 DEVELOPMENT_KEY = "django-insecure-development-key-do-not-use-in-production"
 # Where collectstatic puts the files in the production image; outside /app, which
@@ -117,9 +118,10 @@ def _database(url, development):
     # per request, checked before reuse; runserver starts a thread per request, so there it would
     # only leak connections.
     database = dj_database_url.parse(url, conn_max_age=0 if development else 60, conn_health_checks=True)
-    if database["ENGINE"] == "django.db.backends.sqlite3":
+    if database["ENGINE"] == "django.db.backends.sqlite3" and django.VERSION >= (5, 1):
         # Several server processes share one file: WAL lets readers and a writer work at once, and
         # IMMEDIATE makes a writer wait for the lock (up to the timeout) instead of failing halfway.
+        # (Django 5.1 brought both options; an older Django takes the file as it is.)
         database["OPTIONS"] = {
             "init_command": "PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL;",
             "transaction_mode": "IMMEDIATE",

@@ -32,7 +32,7 @@ from . import health
 from .compose import WEB, exec_args
 from .engine import Engine
 from .errors import StackError
-from .ports import _in_use, compose_project_publishing, engine_is_local
+from .ports import compose_project_publishing, engine_is_local, in_use
 from .runner import Stack
 from .settings import ENV_FILE, EXAMPLE_FILE, Settings, load_settings
 
@@ -269,7 +269,7 @@ class _Doctor:
         if not self.local:
             return Line(SKIPPED, "port", f"skipped: {where} is on the remote engine's machine (DOCKER_HOST)")
         try:
-            busy = _in_use(settings.web_bind, settings.web_port)
+            busy = in_use(settings.web_bind, settings.web_port)
         except StackError as error:
             return Line(FAIL, "port", error.message.removeprefix("error: "))
         if not busy:

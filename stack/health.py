@@ -47,17 +47,25 @@ def wait_until_healthy(stack: Stack, timeout: float | None = None) -> None:
     restarts_before = {container: stack.container_state(container).restarts for container in containers}
     published: dict[str, int | None] = {}
     local = engine_is_local(stack)
+    not_found = 0
     deadline = time.monotonic() + timeout
     for round_ in itertools.count():
         if not containers:
             return
         container = containers[0]
         state = stack.container_state(container)
-        if state.status == "running" and (
-            answers(stack, container, published) if local else state.health in ("healthy", "")
-        ):
+        answer = healthz_status(stack, container, published) if local and state.status == "running" else None
+        if state.status == "running" and (answer == 200 if local else state.health in ("healthy", "")):
             containers.pop(0)
             continue
+        # The server answers, but not /healthz: the project is not running under the image's settings.
+        not_found = not_found + 1 if answer == 404 else 0
+        if not_found >= LOG_ROUNDS:
+            raise StackError(
+                "the site answers, but /healthz is 404: the project does not run under the image's settings "
+                "layer. Does its WSGI module assign DJANGO_SETTINGS_MODULE? It must use "
+                "os.environ.setdefault(...), as startproject writes it (docs/your-project.md)"
+            )
         if state.status in ("exited", "dead", "missing", "restarting") or state.restarts > restarts_before[container]:
             fail_with_logs(stack, "stopped before it answered")
         # A server that failed to start may keep its container running (runserver waits for the fix).
@@ -134,29 +142,37 @@ def crash_in_log(stack: Stack, container: str, since: str) -> str:
 
 
 def answers(stack: Stack, container: str, published: dict[str, int | None]) -> bool:
-    """Whether a web container's /healthz answers 200 on its published port, asked from here.
+    """Whether a web container's /healthz answers 200 on its published port (see healthz_status)."""
+    return healthz_status(stack, container, published) == 200
+
+
+def healthz_status(stack: Stack, container: str, published: dict[str, int | None]) -> int | None:
+    """What a web container's /healthz answers on its published port, asked from here; None for no answer.
 
     The engine's own probe runs every couple of seconds; asking directly ends the wait the
     moment the site answers, and proves the published port works too. Not for a remote
     engine. `published` remembers each container's host port between calls.
     """
     if not engine_is_local(stack):
-        return False
+        return None
     if container not in published:
         result = stack.docker("port", container, f"{CONTAINER_PORT}/tcp", hide=True, warn=True, echo=False)
         ports = [line.rpartition(":")[2] for line in result.stdout.split()]
         published[container] = next((int(port) for port in ports if port.isdigit()), None)
     port = published[container]
     if port is None:
-        return False
+        return None
+    import urllib.error
     import urllib.request  # here, not at the top: `inv --list` need not pay for it
 
     url = f"{stack.settings.url.rpartition(':')[0]}:{port}/healthz"
     try:
         with urllib.request.urlopen(url, timeout=1) as response:
-            return response.status == 200
+            return response.status
+    except urllib.error.HTTPError as answer:
+        return answer.code
     except OSError:
-        return False
+        return None
 
 
 def show_last_logs(stack: Stack, service: str = WEB, lines: int = 30) -> str:

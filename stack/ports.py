@@ -26,7 +26,7 @@ def check_ports_free(stack: Stack, ports: range) -> None:
     if stack.dry or not engine_is_local(stack) or stack.container_id(WEB):
         return
     for port in ports:
-        if _in_use(stack.settings.web_bind, port):
+        if in_use(stack.settings.web_bind, port):
             holder = compose_project_publishing(stack, port)
             if holder:
                 raise StackError(
@@ -53,7 +53,7 @@ def engine_is_local(stack: Stack) -> bool:
     return not host or host.startswith("unix://")
 
 
-def _in_use(bind: str, port: int) -> bool:
+def in_use(bind: str, port: int) -> bool:
     """Whether something holds the port; StackError when `bind` is no address of this machine."""
     try:
         family = socket.AF_INET6 if ":" in bind else socket.AF_INET

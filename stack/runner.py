@@ -18,7 +18,7 @@ from .errors import StackError
 from .settings import Settings, create_env_file, load_settings, passthrough_compose_file
 
 # Values of these never reach the terminal when a command is echoed.
-_SECRET_NAME = re.compile(r"PASSWORD|SECRET|TOKEN", re.IGNORECASE)
+_SECRET_NAME = re.compile(r"PASSWORD|SECRET|TOKEN|KEY", re.IGNORECASE)
 
 
 def stdin_is_terminal() -> bool:

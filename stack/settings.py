@@ -101,13 +101,16 @@ class _UnparsedLines(logging.Handler):
 
 
 def read_env_files(paths: list[Path], environ: Mapping[str, str]) -> dict[str, str]:
-    """`NAME=value` pairs of the files, later ones winning, as python-dotenv reads them.
+    """`NAME=value` pairs of the files, later ones winning, as python-dotenv parses them.
 
-    The files are read as one text, so that a `${NAME}` in `.env` finds a value that
-    `.env.example` defines. StackError naming the file and line of the first statement
-    python-dotenv cannot parse, or of a `${NAME}` that nothing defines (python-dotenv would
-    silently make it empty). python-dotenv skips a line it cannot parse and says so only
-    through its logger (`dotenv.main`), so that logger is listened to while the text is read.
+    The files are read as one text. python-dotenv parses it (quotes, escapes, `export`,
+    comments) but leaves `${NAME}` alone: its own expansion would let a file's value win
+    over the process environment, which here always wins (`WEB_PORT=8001 inv up`). So a
+    `${NAME}` takes the environment's value when there is one, else the files' (from
+    `.env.example` too), else its `:-default`. StackError naming the file and line of the
+    first statement python-dotenv cannot parse, or of a `${NAME}` that nothing defines
+    (python-dotenv would silently make it empty). python-dotenv skips a line it cannot parse
+    and says so only through its logger (`dotenv.main`), so that logger is listened to.
     """
     texts = []
     for path in paths:
@@ -116,43 +119,62 @@ def read_env_files(paths: list[Path], environ: Mapping[str, str]) -> dict[str, s
         except (OSError, UnicodeDecodeError) as exc:
             raise StackError(f"cannot read {path.name}: {exc}") from None
         texts.append((path, text if text.endswith("\n") or not text else text + "\n"))
-    combined = "".join(text for _, text in texts)
     unparsed = _UnparsedLines()
     logger = logging.getLogger("dotenv.main")
     logger.addHandler(unparsed)
     try:
-        values = dotenv_values(stream=io.StringIO(combined))
+        raw = dotenv_values(stream=io.StringIO("".join(text for _, text in texts)), interpolate=False)
     finally:
         logger.removeHandler(unparsed)
     if unparsed.lines:
         path, number, line = _file_line(texts, unparsed.lines[0])
+        name = line.partition("=")[0].strip()
+        # A secret's value stays out of the message, which may end up in a bug report.
+        shown = f"{name}=..." if re.search(r"PASSWORD|SECRET|TOKEN|KEY", name, re.IGNORECASE) else line.strip()
         raise StackError(
-            f"{path.name} line {number}: cannot parse {line.strip()!r}; "
+            f"{path.name} line {number}: cannot parse {shown!r}; "
             "write it as NAME=value (quote values that contain spaces or #)"
         )
-    if "${" in combined:
-        _check_references(texts, dotenv_values(stream=io.StringIO(combined), interpolate=False), environ)
-    return {name: value for name, value in values.items() if value is not None}
+    return _References(texts, raw, environ).expanded()
 
 
-_REFERENCE = re.compile(r"\$\{([A-Za-z_][A-Za-z0-9_]*)(:-[^}]*)?\}")
+# ${NAME} or ${NAME:-default}: what python-dotenv expands, in any value, quoted or not.
+_REFERENCE = re.compile(r"\$\{([A-Za-z_][A-Za-z0-9_]*)(?::-([^}]*))?\}")
 
 
-def _check_references(texts, raw_values, environ: Mapping[str, str]) -> None:
-    """A `${NAME}` without a default must name something defined, in the files or the environment.
+class _References:
+    """Expands `${NAME}` in the files' values: the environment's value first, then the files'."""
 
-    python-dotenv expands `${NAME}` in every value, quoted or not, and has no escape for it.
-    """
-    for name, raw in raw_values.items():
-        for reference in _REFERENCE.finditer(raw or ""):
-            missing = reference.group(1)
-            if not reference.group(2) and missing not in raw_values and missing not in environ:
-                path, number = _last_assignment(texts, name)
-                raise StackError(
-                    f"{path.name} line {number}: {name} refers to ${{{missing}}}, which is set nowhere (not in "
-                    f".env, .env.example or the environment): set {missing}, or give it a default: "
-                    f"${{{missing}:-value}}"
-                )
+    def __init__(self, texts, raw: Mapping[str, str | None], environ: Mapping[str, str]) -> None:
+        self.texts, self.raw, self.environ = texts, raw, environ
+        self.done: dict[str, str] = {}
+
+    def expanded(self) -> dict[str, str]:
+        return {name: self.file_value(name, ()) for name, value in self.raw.items() if value is not None}
+
+    def file_value(self, name: str, chain: tuple[str, ...]) -> str:
+        if name not in self.done:
+            if name in chain:
+                path, number = _last_assignment(self.texts, name)
+                raise StackError(f"{path.name} line {number}: {name} refers to itself through "
+                                 f"{' -> '.join(chain[chain.index(name):] + (name,))}")
+            text = self.raw[name] or ""
+            self.done[name] = _REFERENCE.sub(lambda match: self.reference(name, match, (*chain, name)), text)
+        return self.done[name]
+
+    def reference(self, name: str, match: re.Match, chain: tuple[str, ...]) -> str:
+        wanted, default = match.group(1), match.group(2)
+        if wanted in self.environ:
+            return self.environ[wanted]
+        if self.raw.get(wanted) is not None:
+            return self.file_value(wanted, chain)
+        if default is not None:
+            return default
+        path, number = _last_assignment(self.texts, name)
+        raise StackError(
+            f"{path.name} line {number}: {name} refers to ${{{wanted}}}, which is set nowhere (not in "
+            f".env, .env.example or the environment): set {wanted}, or give it a default: ${{{wanted}:-value}}"
+        )
 
 
 def _file_line(texts, number: int) -> tuple[Path, int, str]:

@@ -98,6 +98,17 @@ def test_uploads_survive_down_up_and_a_rebuild_without_cache(own):
     assert media_links(own) == links and own.get(links[0])[0] == 200
 
 
+def test_a_backup_brings_back_the_rows_and_the_uploads_onto_new_volumes(own):
+    links = media_links(own)
+    first = own.get(links[0])
+    made = own.inv("db.backup").stdout.strip().splitlines()[-1].split(" (")[0]
+    own.inv("down", "--volumes", "--yes")
+    own.inv("up")
+    assert media_links(own) == [] and own.get(links[0])[0] == 404
+    own.inv("db.restore", made, "--yes")
+    assert media_links(own) == links and own.get(links[0]) == first
+
+
 def test_an_upload_of_100_mb_lands_on_the_data_volume_not_the_small_tmp(own, report):
     content = hashlib.sha256(b"seed").digest() * (100 * 2**20 // 32)
     started = time.monotonic()

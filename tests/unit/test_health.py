@@ -58,10 +58,11 @@ def site():
     def healthz(path):
         healthy = path == "/healthz" and server.failures <= 0
         server.failures -= 1
-        return 200 if healthy else 503
+        return 200 if healthy else server.status_for_failures
 
     with http_server(healthz) as server:
         server.failures = 0
+        server.status_for_failures = 503
         server.published = (r"docker port c0ffee 8000/tcp", Result(f"127.0.0.1:{server.server_address[1]}\n"))
         yield server
 
@@ -89,6 +90,19 @@ def test_wait_goes_on_until_healthz_answers_200(settings, engine, clock, site):
     assert clock.sleeps == [0.2, 0.2]
     # The published port is looked up once, not on every round.
     assert sum(argv[:2] == ["docker", "port"] for argv, _ in calls(s.c)) == 1
+
+
+def test_a_server_that_answers_healthz_with_404_is_named_within_a_second(project_root, engine, clock, site):
+    # A project whose WSGI module sets DJANGO_SETTINGS_MODULE itself: no image layer, no /healthz.
+    write(project_root, "WAIT_TIMEOUT=600\n")
+    site.failures = 1000
+    site.status_for_failures = 404
+    s = stack(load_settings(project_root, {}), engine, WEB_UP, site.published, (CONTAINER_STATE, STARTING))
+    with pytest.raises(StackError) as caught:
+        wait_until_healthy(s)
+    assert caught.value.message.startswith("error: the site answers, but /healthz is 404")
+    assert "os.environ.setdefault" in caught.value.message
+    assert len(clock.sleeps) == LOG_ROUNDS - 1
 
 
 def test_the_engine_saying_healthy_is_not_enough_when_nothing_answers(project_root, engine, clock):

@@ -61,12 +61,18 @@ def test_runserver_records_of_probes_are_dropped(probes, line, address, kept):
 
 
 def test_gunicorn_logs_every_request_but_the_probes(probes, monkeypatch):
+    import gunicornlogger
+
     logged = []
-    monkeypatch.setattr(probes.GunicornLogger, "access", lambda self, *args: logged.append(args[2]["PATH_INFO"]))
-    logger = probes.ProbeQuietGunicornLogger.__new__(probes.ProbeQuietGunicornLogger)
+    monkeypatch.setattr(gunicornlogger.Logger, "access", lambda self, *args: logged.append(args[2]["PATH_INFO"]))
+    logger = gunicornlogger.ProbeQuietLogger.__new__(gunicornlogger.ProbeQuietLogger)
     for path, address in [("/healthz", "127.0.0.1"), ("/", "127.0.0.1"), ("/healthz", "172.18.0.1")]:
         logger.access(SimpleNamespace(), SimpleNamespace(), {"PATH_INFO": path, "REMOTE_ADDR": address}, 0.01)
     assert logged == ["/", "/healthz"]
+
+
+def test_the_filter_loads_without_gunicorn_which_a_project_may_pin_to_another_version(probes):
+    assert "gunicorn" not in (REPO / "docker" / "healthprobes.py").read_text().split('"""', 2)[2]
 
 
 def test_granians_log_config_puts_the_filter_on_its_access_handler_and_loads(probes):

@@ -93,6 +93,12 @@ def test_malformed_line_is_reported_with_file_and_line(project_root):
     assert "this is not an assignment" in error.message
 
 
+def test_a_malformed_secret_line_is_named_without_its_value(project_root):
+    write(project_root, "SECRET_KEY='s3cr3t-value-never-shown\n")
+    message = fails(project_root).message
+    assert ".env line 1: cannot parse 'SECRET_KEY=...'" in message and "s3cr3t" not in message
+
+
 def test_line_numbers_count_the_lines_of_multiline_values(project_root):
     write(project_root, 'GREETING="two\nlines"\nbroken line\n')
     assert ".env line 3" in fails(project_root).message
@@ -441,6 +447,23 @@ def test_a_reference_with_a_default_or_to_the_environment_is_fine_and_a_lone_dol
     write(project_root, "A=${NOPE:-fallback}\nB=${FROM_SHELL}\nC='pa$$ $HOME #1'\n")
     environment = load_settings(project_root, {"FROM_SHELL": "shell"}).environment
     assert (environment["A"], environment["B"], environment["C"]) == ("fallback", "shell", "pa$$ $HOME #1")
+
+
+def test_a_reference_takes_the_environments_value_which_wins_everywhere(project_root):
+    # .env.example says development; `ENVIRONMENT=production inv up` must reach the copy too.
+    write(project_root, "DJANGO_ENVIRONMENT=${ENVIRONMENT}\n")
+    environment = load_settings(project_root, {"ENVIRONMENT": "production"}).environment
+    assert (environment["ENVIRONMENT"], environment["DJANGO_ENVIRONMENT"]) == ("production", "production")
+
+
+def test_a_reference_finds_a_value_set_further_down_and_through_another_reference(project_root):
+    write(project_root, "URL=https://${HOST}/\nHOST=${NAME}.example.com\nNAME=shop\n")
+    assert load_settings(project_root, {}).environment["URL"] == "https://shop.example.com/"
+
+
+def test_references_in_a_circle_are_an_error_naming_them(project_root):
+    write(project_root, "A=${B}\nB=${A}\n")
+    assert "A refers to itself through A -> B -> A" in fails(project_root).message
 
 
 def test_even_a_quoted_reference_to_nothing_is_an_error_as_python_dotenv_expands_it(project_root):

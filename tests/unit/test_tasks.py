@@ -61,7 +61,7 @@ class Harness:
         monkeypatch.setattr(tasks, "open_stack", self.open_stack)
         # The site answers as soon as it runs, and its front page with 200 (tests/unit/test_health.py
         # asks a real server).
-        monkeypatch.setattr(health, "answers", lambda *args: True)
+        monkeypatch.setattr(health, "healthz_status", lambda *args: 200)
         monkeypatch.setattr(tasks, "front_page", lambda stack: "")
 
     def open_stack(self, c, root):
