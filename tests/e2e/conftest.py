@@ -91,11 +91,26 @@ def built_image(build_project, image_name):
     first = docker("image", "inspect", "--format", "{{.Id}}", tag, check=False)
     assert first.returncode == 0, result.stderr
     yield tag
-    # Rebuilds during the run (`up --build`, `build --no-cache`) left earlier images untagged.
-    untagged = docker("images", "--quiet", "--no-trunc", "--filter", "dangling=true",
-                      "--filter", f"since={first.stdout.strip()}", check=False).stdout.split()
     docker("image", "rm", "-f", tag, check=False)
-    docker("image", "rm", first.stdout.strip(), *untagged, check=False)
+    docker("image", "rm", first.stdout.strip(), check=False)
+
+
+@pytest.fixture(scope="session", autouse=True)
+def no_image_left(engine):
+    """At the end of the run, the images its builds left untagged (a tag moved to a newer build).
+
+    They are found by the Compose project label the builds put on them, which names this run:
+    their creation time may be older than the run's, since BuildKit reuses cached layers.
+    """
+    yield
+    dangling = docker("images", "--quiet", "--no-trunc", "--filter", "dangling=true", check=False).stdout.split()
+    if not dangling:
+        return
+    template = '{{.Id}} {{index .Config.Labels "com.docker.compose.project"}}'
+    labelled = docker("image", "inspect", "--format", template, *dangling, check=False).stdout.splitlines()
+    ours = [fields[0] for fields in map(str.split, labelled) if len(fields) == 2 and fields[1].startswith(f"e2e{RUN_ID}")]
+    if ours:
+        docker("image", "rm", "-f", *ours, check=False)
 
 
 @pytest.fixture(scope="module")
