@@ -3,12 +3,16 @@
 from __future__ import annotations
 
 import importlib.util
+import sys
 from pathlib import Path
 
 ENTRYPOINT = Path(__file__).resolve().parents[1] / "docker" / "entrypoint.py"
 
 
 def _load_entrypoint():
+    # Its companions (settingsrules.py) are on the image's PYTHONPATH; here, beside it.
+    if str(ENTRYPOINT.parent) not in sys.path:
+        sys.path.append(str(ENTRYPOINT.parent))
     spec = importlib.util.spec_from_file_location("entrypoint", ENTRYPOINT)
     module = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(module)

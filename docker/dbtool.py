@@ -24,11 +24,12 @@ import tarfile
 import tempfile
 
 # Beside this file in the image; its setup is the one the site starts with.
-from entrypoint import setup_django
+from entrypoint import DATA_DIR, setup_django
+from settingsrules import MEDIA_FOLDER
 
 HEADER = b"SQLite format 3\x00"
 # Where the uploads live on the data volume, unless the site's settings say otherwise.
-MEDIA_DIR = "/data/media"
+MEDIA_DIR = f"{DATA_DIR}/{MEDIA_FOLDER}"
 # The layout of a backup archive, as stack/archive.py writes it.
 MANIFEST = "manifest.json"
 MEDIA_PREFIX = "media/"

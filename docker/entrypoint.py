@@ -20,11 +20,14 @@ import os
 import sys
 import time
 
+# Beside this file in the image, on its PYTHONPATH.
+import settingsrules
+
 PORT = os.environ.get("PORT") or "8000"
 # Where this file and its companions live in the image (on PYTHONPATH: see the Dockerfile).
 HERE = os.path.dirname(os.path.abspath(__file__))
-# The data volume's mount point: the SQLite database and the uploads (settingsrules.DATA_DIR).
-DATA_DIR = os.environ.get("DATA_DIR") or "/data"
+# The data volume's mount point: the SQLite database and the uploads.
+DATA_DIR = os.environ.get("DATA_DIR") or settingsrules.DATA_DIR
 DATABASE_WAIT_SECONDS = float(os.environ.get("DATABASE_WAIT_SECONDS") or "60")
 # Any fixed number will do: it names the lock, shared by every container of the site.
 MIGRATION_LOCK_ID = 0x6D696772
@@ -166,7 +169,7 @@ def make_upload_directories():
     """The uploads' directories on the data volume (settingsrules), before anything runs Django's checks,
     which want FILE_UPLOAD_TEMP_DIR to exist (files.E001); a fresh volume has neither."""
     if os.access(DATA_DIR, os.W_OK):
-        for name in ("media", ".upload-tmp"):
+        for name in (settingsrules.MEDIA_FOLDER, settingsrules.UPLOAD_TEMP_FOLDER):
             os.makedirs(os.path.join(DATA_DIR, name), exist_ok=True)
 
 

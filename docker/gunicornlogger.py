@@ -5,7 +5,6 @@ it never runs here, and that one must not break them.
 """
 
 from gunicorn.glogging import Logger
-
 from healthprobes import is_probe
 
 

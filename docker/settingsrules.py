@@ -8,8 +8,6 @@ Django's own system checks judge the result (docker/entrypoint.py refuses to ser
 unsafe one), so no rule here repeats them.
 """
 
-import dj_database_url
-import django
 
 DEVELOPMENT_KEY = "django-insecure-development-key-do-not-use-in-production"
 # Where collectstatic puts the files in the production image; outside /app, which
@@ -18,6 +16,9 @@ STATIC_ROOT = "/opt/static"
 # Where the data volume is mounted (DATA_DIR): the SQLite database, the uploads, and the
 # temporary files of large uploads, which must not fill the container's small in-memory /tmp.
 DATA_DIR = "/data"
+# Their folders on it.
+MEDIA_FOLDER = "media"
+UPLOAD_TEMP_FOLDER = ".upload-tmp"
 DEFAULT_UPLOAD_MAX_MB = 256
 # The image's own middleware, first: the health probe must be answered before ALLOWED_HOSTS is
 # checked, and a too large upload refused before anything reads it.
@@ -68,11 +69,11 @@ def configure(project, environ):
 
     changes.update(_static(project, development))
     data = env.raw("DATA_DIR") or DATA_DIR
-    changes["MEDIA_ROOT"] = env.raw("MEDIA_ROOT") or f"{data}/media"
+    changes["MEDIA_ROOT"] = env.raw("MEDIA_ROOT") or f"{data}/{MEDIA_FOLDER}"
     media_url = str(project.get("MEDIA_URL") or "")
     if not media_url.strip("/") or "://" in media_url:
         changes["MEDIA_URL"] = "/media/"
-    changes["FILE_UPLOAD_TEMP_DIR"] = f"{data}/.upload-tmp"
+    changes["FILE_UPLOAD_TEMP_DIR"] = f"{data}/{UPLOAD_TEMP_FOLDER}"
     changes["UPLOAD_MAX_BYTES"] = env.number("UPLOAD_MAX_MB", DEFAULT_UPLOAD_MAX_MB) * 1024 * 1024
     changes["MIDDLEWARE"] = _middleware(project.get("MIDDLEWARE", []))
     changes.update(_https(env))
@@ -114,6 +115,10 @@ class _Environment:
 
 
 def _database(url, development):
+    # Imported here: the entrypoint reads this module's paths before anything needs Django.
+    import dj_database_url
+    import django
+
     # In production each server thread keeps its connection for a minute instead of opening one
     # per request, checked before reuse; runserver starts a thread per request, so there it would
     # only leak connections.

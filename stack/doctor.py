@@ -32,9 +32,10 @@ from . import health
 from .compose import WEB, exec_args
 from .engine import Engine
 from .errors import StackError
+from .health import http_status
 from .ports import compose_project_publishing, engine_is_local, in_use
 from .runner import Stack
-from .settings import ENV_FILE, EXAMPLE_FILE, Settings, load_settings
+from .settings import ENV_FILE, EXAMPLE_FILE, SECRET_NAME, Settings, load_settings
 
 OK, WARN, FAIL = "ok", "warn", "fail"
 # A check that could not run: the text says `skipped: needs ...`.
@@ -56,7 +57,6 @@ NEEDS_DAEMON = "skipped: needs the Docker daemon"
 NEEDS_COMPOSE = "skipped: needs Compose v2"
 NEEDS_SETTINGS = "skipped: needs a valid .env"
 
-_SECRET_NAME = re.compile(r"PASSWORD|SECRET|KEY|TOKEN", re.IGNORECASE)
 # NAME=value with a secret's name, in a message.
 _SECRET_ASSIGNMENT = re.compile(r"\b([A-Za-z_]*(?:PASSWORD|SECRET|KEY|TOKEN)[A-Za-z0-9_]*)=(?!\*\*\*)[^\s'\"`;,)]+",
                                 re.IGNORECASE)
@@ -116,7 +116,7 @@ class Redactor:
         found = set()
         for values in sources:
             for name, value in values.items():
-                if _SECRET_NAME.search(name):
+                if SECRET_NAME.search(name):
                     found.add(value)
                 password = _URL_PASSWORD.match(value or "")
                 if password:
@@ -381,25 +381,6 @@ class _Doctor:
 # ---- helpers ----
 
 
-def http_status(url: str) -> int | str:
-    """The status the URL answers, redirects not followed and no proxy asked; why not, as text, when none."""
-    import urllib.error
-    import urllib.request  # here, not at the top: `inv --list` need not pay for it
-
-    class NoRedirect(urllib.request.HTTPRedirectHandler):
-        def redirect_request(self, *args, **kwargs):
-            return None
-
-    opener = urllib.request.build_opener(NoRedirect, urllib.request.ProxyHandler({}))
-    try:
-        with opener.open(url, timeout=5) as response:
-            return response.status
-    except urllib.error.HTTPError as error:
-        return error.code
-    except OSError as error:
-        return str(getattr(error, "reason", error))
-
-
 def _file_values(root: Path) -> dict[str, str]:
     """.env.example and .env, read as one text as load_settings does, by python-dotenv; what it cannot parse is
     left out (the .env check says so)."""
@@ -439,7 +420,7 @@ def _docker_words(values: Mapping[str, str]) -> tuple[str, ...]:
 def _unquoted_secret_line(message: str) -> str:
     """A `cannot parse '...'` message names a secret's line instead of quoting it (it holds the value)."""
     match = re.search(r"cannot parse (.+?); write it as", message)
-    if not match or not _SECRET_NAME.search(match.group(1)):
+    if not match or not SECRET_NAME.search(match.group(1)):
         return message
     name = re.search(r"[A-Za-z_][A-Za-z0-9_]*", match.group(1))
     return message.replace(match.group(1), f"the {name.group(0) if name else 'secret'} line (value not shown)")

@@ -88,22 +88,10 @@ def front_page(stack: Stack) -> str:
     """
     if stack.dry or not engine_is_local(stack):
         return ""
-    import urllib.error
-    import urllib.request  # here, not at the top: `inv --list` need not pay for it
-
-    class NoRedirect(urllib.request.HTTPRedirectHandler):
-        # A redirect (to https://, to a login page) is an answer: it is not followed.
-        def redirect_request(self, *args, **kwargs):
-            return None
-
     url = stack.settings.url
-    try:
-        with urllib.request.build_opener(NoRedirect).open(url, timeout=10):
-            return ""
-    except urllib.error.HTTPError as answer:
-        status = answer.code
-    except OSError as error:
-        raise StackError(f"the site is healthy, but {url} does not answer ({error}): see `inv logs web`") from None
+    status = http_status(url, timeout=10)
+    if isinstance(status, str):
+        raise StackError(f"the site is healthy, but {url} does not answer ({status}): see `inv logs web`")
     if status < 400:
         return ""
     if status == 400:
@@ -162,17 +150,28 @@ def healthz_status(stack: Stack, container: str, published: dict[str, int | None
     port = published[container]
     if port is None:
         return None
+    status = http_status(f"{stack.settings.url.rpartition(':')[0]}:{port}/healthz", timeout=1)
+    return status if isinstance(status, int) else None
+
+
+def http_status(url: str, timeout: float = 5) -> int | str:
+    """The status `url` answers, asked directly (no proxy), a redirect not followed (it is an answer:
+    to https://, to a login page); why nothing came back, as text, when there is no answer."""
     import urllib.error
     import urllib.request  # here, not at the top: `inv --list` need not pay for it
 
-    url = f"{stack.settings.url.rpartition(':')[0]}:{port}/healthz"
+    class NoRedirect(urllib.request.HTTPRedirectHandler):
+        def redirect_request(self, *args, **kwargs):
+            return None
+
+    opener = urllib.request.build_opener(NoRedirect, urllib.request.ProxyHandler({}))
     try:
-        with urllib.request.urlopen(url, timeout=1) as response:
+        with opener.open(url, timeout=timeout) as response:
             return response.status
-    except urllib.error.HTTPError as answer:
-        return answer.code
-    except OSError:
-        return None
+    except urllib.error.HTTPError as error:
+        return error.code
+    except OSError as error:
+        return str(getattr(error, "reason", error))
 
 
 def show_last_logs(stack: Stack, service: str = WEB, lines: int = 30) -> str:

@@ -12,13 +12,20 @@ from .errors import StackError
 from .runner import Stack
 
 
+def answered_beforehand(stack: Stack, yes: bool, what: str) -> bool:
+    """True when there is nothing to ask (--yes, or a dry run); StackError saying `what` when there is no
+    terminal to ask at."""
+    if yes or stack.dry:
+        return True
+    if not stack.interactive:
+        raise StackError(f"{what}; add --yes to confirm when not at a terminal")
+    return False
+
+
 def confirm_volume_deletion(stack: Stack, yes: bool) -> None:
     """Data goes only on an explicit --volumes and a yes: the project's name typed at a terminal, or --yes."""
-    if yes or stack.dry:
+    if answered_beforehand(stack, yes, "`down --volumes` deletes the database and the media files"):
         return
-    if not stack.interactive:
-        raise StackError("`down --volumes` deletes the database and the media files; add --yes to confirm "
-                         "when not at a terminal")
     name = stack.settings.project_name
     volumes = ", ".join(stack.volumes()) or "none found"
     print(f"This deletes the data volumes of project {name} ({volumes}), and the database and media files with them.")
@@ -29,11 +36,8 @@ def confirm_volume_deletion(stack: Stack, yes: bool) -> None:
 def confirm_restore(stack: Stack, backup: backups.Contents, yes: bool) -> None:
     """A restore replaces the database, and the media files too from a backup that has them:
     it needs a yes, typed at a terminal or given as --yes."""
-    if yes or stack.dry:
+    if answered_beforehand(stack, yes, "a restore replaces the current database and media files"):
         return
-    if not stack.interactive:
-        raise StackError("a restore replaces the current database and media files; add --yes to confirm "
-                         "when not at a terminal")
     name = stack.settings.project_name
     if backup.media is None:
         print(f"This replaces the database of project {name} with {backup.path}, a backup of the database alone: "

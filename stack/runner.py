@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import contextlib
 import os
-import re
 import shlex
 import sys
 from pathlib import Path
@@ -15,10 +14,13 @@ from invoke import Context, Result
 from .compose import DB, WEB, build_args, compose_args, exec_args, ps_args, run_args
 from .engine import Engine, check_daemon, find_engine
 from .errors import StackError
-from .settings import Settings, create_env_file, load_settings, passthrough_compose_file
-
-# Values of these never reach the terminal when a command is echoed.
-_SECRET_NAME = re.compile(r"PASSWORD|SECRET|TOKEN|KEY", re.IGNORECASE)
+from .settings import (
+    SECRET_NAME,
+    Settings,
+    create_env_file,
+    load_settings,
+    passthrough_compose_file,
+)
 
 
 def stdin_is_terminal() -> bool:
@@ -33,7 +35,7 @@ def describe(argv: Sequence[str]) -> str:
     shown = []
     for arg in argv:
         name, equals, _ = arg.partition("=")
-        shown.append(f"{name}=***" if equals and _SECRET_NAME.search(name) else arg)
+        shown.append(f"{name}=***" if equals and SECRET_NAME.search(name) else arg)
     return shlex.join(shown)
 
 

@@ -42,6 +42,9 @@ DEVELOPMENT_COMPOSE_FILE = "compose/development.yml"
 POSTGRES_COMPOSE_FILE = "compose/postgres.yml"
 EXTRA_CA_COMPOSE_FILE = "compose/extra-ca.yml"
 
+# A variable whose value is a secret, by its name: never shown in a message or an echoed command.
+SECRET_NAME = re.compile(r"PASSWORD|SECRET|TOKEN|KEY", re.IGNORECASE)
+
 _TRUE = {"1", "true", "yes", "on"}
 _FALSE = {"0", "false", "no", "off"}
 _PROJECT_NAME = re.compile(r"^[a-z0-9][a-z0-9_-]*$")
@@ -130,7 +133,7 @@ def read_env_files(paths: list[Path], environ: Mapping[str, str]) -> dict[str, s
         path, number, line = _file_line(texts, unparsed.lines[0])
         name = line.partition("=")[0].strip()
         # A secret's value stays out of the message, which may end up in a bug report.
-        shown = f"{name}=..." if re.search(r"PASSWORD|SECRET|TOKEN|KEY", name, re.IGNORECASE) else line.strip()
+        shown = f"{name}=..." if SECRET_NAME.search(name) else line.strip()
         raise StackError(
             f"{path.name} line {number}: cannot parse {shown!r}; "
             "write it as NAME=value (quote values that contain spaces or #)"

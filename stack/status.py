@@ -8,6 +8,7 @@ from datetime import datetime, timezone
 from pathlib import Path
 
 from .compose import WEB
+from .health import http_status
 from .runner import Stack
 from .settings import PRODUCTION
 
@@ -64,16 +65,8 @@ def container_mode(stack: Stack, container: str) -> str:
 
 def answer(url: str) -> str:
     """What the URL answers: its status, or why nothing came back."""
-    import urllib.error
-    import urllib.request  # here, not at the top: `inv --list` need not pay for it
-
-    try:
-        with urllib.request.urlopen(url, timeout=3) as response:
-            return f"answers {response.status}"
-    except urllib.error.HTTPError as error:
-        return f"answers {error.code}"
-    except OSError as error:
-        return f"does not answer ({getattr(error, 'reason', error)})"
+    status = http_status(url, timeout=3)
+    return f"answers {status}" if isinstance(status, int) else f"does not answer ({status})"
 
 
 def image_line(stack: Stack) -> str:

@@ -6,11 +6,14 @@ Invoke MockContext, which answers from a table of regexes and records each call.
 
 from __future__ import annotations
 
+import contextlib
+import http.server
 import os
 import re
 import shlex
 import shutil
 import textwrap
+import threading
 from pathlib import Path
 
 import pytest
@@ -58,6 +61,30 @@ def mock_context(*responses, dry: bool = False, remainder: str = "") -> MockCont
 def stack(settings: Settings, engine: Engine, *responses, dry: bool = False) -> runner.Stack:
     """A Stack whose commands go to a scripted MockContext (see mock_context)."""
     return runner.Stack(mock_context(*responses, dry=dry), settings, engine)
+
+
+@contextlib.contextmanager
+def http_server(answer):
+    """A server on 127.0.0.1 answering each GET with the status `answer(path)` returns (a redirect elsewhere)."""
+
+    class Handler(http.server.BaseHTTPRequestHandler):
+        def do_GET(self):
+            status = answer(self.path)
+            self.send_response(status)
+            if 300 <= status < 400:
+                self.send_header("Location", "https://elsewhere.invalid/")
+            self.end_headers()
+
+        def log_message(self, *args):
+            pass
+
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    try:
+        yield server
+    finally:
+        server.shutdown()
+        server.server_close()
 
 
 def calls(c: MockContext) -> list[tuple[list[str], dict]]:

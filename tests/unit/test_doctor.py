@@ -20,7 +20,16 @@ from devtools.scratch import free_ports
 from stack import doctor, health
 from stack.errors import StackError
 
-from .conftest import CONTAINER_ID, CONTAINER_STATE, RUNNING_WEB, VOLUME_LS, calls, mock_context, ran, write
+from .conftest import (
+    CONTAINER_ID,
+    CONTAINER_STATE,
+    RUNNING_WEB,
+    VOLUME_LS,
+    calls,
+    mock_context,
+    ran,
+    write,
+)
 
 CHECKS = ["docker", "daemon", "compose", "buildkit", "base image", ".env", "port", "disk", "data volume", "site",
           "extra CA"]
@@ -411,29 +420,6 @@ def test_healthz_not_answering_fails(root, machine):
     _, rows = diagnose(root, *all_up(machine))
     assert rows["site"] == ("fail", ("/healthz does not answer 200 on 1 of 1 web container(s): see `inv logs web` "
                                     "and `inv status`"))
-
-
-def test_http_status_does_not_follow_a_redirect(tmp_path):
-    import http.server
-    import threading
-
-    class Redirect(http.server.BaseHTTPRequestHandler):
-        def do_GET(self):
-            self.send_response(302)
-            self.send_header("Location", "https://elsewhere.invalid/")
-            self.end_headers()
-
-        def log_message(self, *args):
-            pass
-
-    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Redirect)
-    threading.Thread(target=server.serve_forever, daemon=True).start()
-    try:
-        assert doctor.http_status(f"http://127.0.0.1:{server.server_address[1]}/") == 302
-    finally:
-        server.shutdown()
-        server.server_close()
-    assert isinstance(doctor.http_status(f"http://127.0.0.1:{free_ports()}/"), str)
 
 
 # ---- the extra CA ----

@@ -2,17 +2,20 @@
 
 from __future__ import annotations
 
-import contextlib
 import dataclasses
-import http.server
-import threading
 
 import pytest
 from invoke import Result
 
 from devtools.scratch import free_ports
 from stack.errors import StackError
-from stack.health import LOG_ROUNDS, front_page, stop_reason, wait_until_healthy
+from stack.health import (
+    LOG_ROUNDS,
+    front_page,
+    http_status,
+    stop_reason,
+    wait_until_healthy,
+)
 from stack.settings import load_settings
 
 from .conftest import (
@@ -20,6 +23,7 @@ from .conftest import (
     CONTAINER_STATE,
     WEB_UP,
     calls,
+    http_server,
     ran,
     stack,
     write,
@@ -28,27 +32,6 @@ from .conftest import (
 STARTING = Result("running 0 2026-11-30T09:00:00Z starting\n")
 HEALTHY = Result("running 0 2026-11-30T09:00:00Z healthy\n")
 LOGS = r".* logs --no-color --no-log-prefix --tail 200 web$"
-
-
-@contextlib.contextmanager
-def http_server(answer):
-    """A server on 127.0.0.1 answering each GET with the status `answer(path)` returns."""
-
-    class Handler(http.server.BaseHTTPRequestHandler):
-        def do_GET(self):
-            self.send_response(answer(self.path))
-            self.end_headers()
-
-        def log_message(self, *args):
-            pass
-
-    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-    threading.Thread(target=server.serve_forever, daemon=True).start()
-    try:
-        yield server
-    finally:
-        server.shutdown()
-        server.server_close()
 
 
 @pytest.fixture
@@ -295,3 +278,9 @@ def test_a_server_error_is_an_error_and_a_404_only_a_note(engine, front):
     assert "with 500" in caught.value.message and "inv logs web" in caught.value.message
     front.status = 404
     assert front_page(stack(front.settings, engine)) == f"{front.settings.url} answers 404"
+
+
+def test_http_status_does_not_follow_a_redirect():
+    with http_server(lambda path: 302) as server:
+        assert http_status(f"http://127.0.0.1:{server.server_address[1]}/") == 302
+    assert isinstance(http_status(f"http://127.0.0.1:{free_ports()}/"), str)

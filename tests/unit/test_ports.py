@@ -14,9 +14,8 @@ from stack.settings import load_settings
 
 from .conftest import (
     WEB_UP,
-    write,
-
     stack,
+    write,
 )
 
 

@@ -13,7 +13,6 @@ from stack.prompts import confirm_volume_deletion
 from .conftest import (
     VOLUME_LS,
     ran,
-
     stack,
 )
 

@@ -31,7 +31,6 @@ from .conftest import (
     write,
 )
 
-
 # ---- describe ----
 
 

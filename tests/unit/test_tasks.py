@@ -15,18 +15,18 @@ import pytest
 from invoke import Collection, Config, Context, Result, Task
 
 import tasks
-from stack import health
 from devtools.scratch import free_ports
+from stack import health
 from stack.errors import StackError
 from stack.runner import Stack
 from stack.settings import load_settings
 
 from .conftest import (
-    RUNNING_WEB,
     BUILD_WEB,
     CONTAINER_STATE,
     IMAGE_INSPECT,
     REPO,
+    RUNNING_WEB,
     WEB_RUNNING,
     WEB_UP,
     calls,
