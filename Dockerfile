@@ -71,6 +71,39 @@ CMD ["serve"]
 # ---- development: the project is mounted at /app, so an edit to it changes no image ----
 FROM runtime AS development
 
+# ---- proxy: Caddy in front of the web tasks in a Swarm, configured by compose/Caddyfile ----
+FROM ${BASE_IMAGE} AS proxy
+ARG PROXY_UID=10002
+# Everything Caddy writes goes to the volume at /data: certificates and ACME accounts in
+# /data/caddy (its data directory), and the copy of its running config it saves at every start
+# (its config directory, the same folder: the file names do not meet). The root stays read-only.
+ENV XDG_DATA_HOME=/data \
+    XDG_CONFIG_HOME=/data
+# A fixed uid, made before the package, whose postinst then keeps it: a certificate volume
+# written by one build stays readable by the next.
+RUN groupadd --system --gid "${PROXY_UID}" caddy \
+    && useradd --system --uid "${PROXY_UID}" --gid caddy --home-dir /var/lib/caddy --no-create-home \
+        --shell /usr/sbin/nologin caddy \
+    && install --directory --owner caddy --group caddy --mode 0700 /data
+# Debian's caddy, for the same reason as the runtime's sqlite3: the security updates of the
+# base's release are the ones worth having.
+# hadolint ignore=DL3008
+RUN apt-get update \
+    && DEBIAN_FRONTEND=noninteractive apt-get install --yes --no-install-recommends caddy \
+    && apt-get clean \
+    && rm -rf /var/lib/apt/lists/* /var/cache/apt/*.bin
+COPY compose/Caddyfile /etc/caddy/Caddyfile
+COPY docker/proxyentrypoint.py /usr/local/lib/django-docker/
+USER ${PROXY_UID}:${PROXY_UID}
+# Unprivileged ports (the host publishes 80 and 443 onto them): Caddy needs no capability, so the
+# container can drop them all, as the web container does. A file capability on the binary instead
+# would make its exec fail under cap_drop ALL and be ignored under no-new-privileges.
+EXPOSE 8080 8443
+HEALTHCHECK --interval=2s --timeout=3s --start-period=10s --retries=3 \
+    CMD ["python3", "-c", "import urllib.request; urllib.request.urlopen('http://127.0.0.1:8081/health', timeout=2)"]
+ENTRYPOINT ["python3", "/usr/local/lib/django-docker/proxyentrypoint.py"]
+CMD ["caddy", "run", "--config", "/etc/caddy/Caddyfile", "--adapter", "caddyfile"]
+
 # ---- production (the last stage, so a plain `docker build` makes it): the code baked in ----
 FROM runtime AS production
 ARG PROJECT_DIR=site

@@ -116,11 +116,20 @@ def open_(c, admin=False):
         print(f"no browser to open here: visit {url}")
 
 
-@task(positional=["service"], help={"service": "Only this service (default: all).", "follow": "Keep printing new lines.", "tail": "Only the last N lines of each."})
-def logs(c, service=None, follow=False, tail=""):
-    """Show the containers' logs."""
+@task(positional=["service"], help={
+    "service": "Only this service (default: all; web with --deployed).",
+    "follow": "Keep printing new lines.",
+    "tail": "Only the last N lines of each.",
+    "deployed": "The Swarm deployment's logs, every replica's (docker service logs).",
+})
+def logs(c, service=None, follow=False, tail="", deployed=False):
+    """Show the containers' logs, or the deployment's with --deployed."""
     args = ["logs", *(["--follow"] if follow else []), *(["--tail", line_count(tail, "--tail")] if tail else [])]
-    open_stack(c, ROOT).compose(*args, *filter(None, [service]))
+    if deployed:
+        s = open_stack(c, ROOT, production=True)
+        s.swarm("service", *args, f"{s.settings.deploy.stack_name}_{service or WEB}")
+    else:
+        open_stack(c, ROOT).compose(*args, *filter(None, [service]))
 
 
 # ---- Django ----
@@ -231,6 +240,56 @@ def bench(c, repeat=3, duration=15, connections=32, servers="", output="bench-re
                     "--connections", str(connections), "--servers", servers, "--output", output])
 
 
+# ---- shipping: inv push, deploy, releases, rollback (stack/registry.py, stack/deploy.py) ----
+
+
+@task(help={"allow_dirty": "Push uncommitted changes too; the release's tag then ends in -dirty."})
+def push(c, allow_dirty=False):
+    """Build the production image, tag it with the git commit under REGISTRY and push it; print the digest."""
+    from stack import registry
+
+    s = open_stack(c, ROOT, production=True)
+    release = registry.push(s, registry.current_release(s.settings.project_dir, allow_dirty=allow_dirty))
+    if not s.dry:
+        print(f"pushed release {release.name}: {release.web_image}")
+
+
+@task(help={
+    "replicas": "Web replicas (default: DEPLOY_REPLICAS).",
+    "release": "The pushed release to deploy (default: the current commit's).",
+    "status": "Show the deployment (release, services, replicas per node) instead of deploying.",
+})
+def deploy(c, replicas=0, release="", status=False):
+    """Deploy the pushed release to the Swarm at DEPLOY_HOST: migrations once, then a rolling update that rolls back by itself."""
+    from stack import deploy as deployment, registry
+
+    s = open_stack(c, ROOT, production=True)
+    if status:
+        deployment.print_status(s)
+        return
+    name = registry.check_release_name(release) if release else registry.current_release(s.settings.project_dir, allow_dirty=True)
+    deployment.deploy(s, registry.pushed_release(s, name, replicas or s.settings.deploy.replicas))
+
+
+@task
+def releases(c):
+    """List the releases deployed to the Swarm (release, time, state, digest); * marks the one serving."""
+    from stack import deploy as deployment
+
+    deployment.print_releases(open_stack(c, ROOT, production=True))
+
+
+@task(positional=["release"], help={
+    "release": "The release to go back to (default: the one before the current).",
+    "force": "Go back even past migrations the database already has.",
+})
+def rollback(c, release="", force=False):
+    """Deploy an earlier release again, with the same checks and waiting as inv deploy."""
+    from stack import deploy as deployment, registry
+
+    deployment.rollback(open_stack(c, ROOT, production=True), registry.check_release_name(release) if release else "", force=force)
+
+
 # ---- backups: inv db.backup, db.restore, db.list, db.counts ----
 
 
@@ -277,5 +336,6 @@ ns = Collection(
     build, up, down, restart, ps, status, doctor, logs, open_,
     manage, migrate, makemigrations, shell, dbshell, createsuperuser, exec_,
     test, bench,
+    push, deploy, releases, rollback,
     Collection("db", backup, restore, list_, counts),
 )

@@ -1,4 +1,4 @@
-"""Data chores the tasks run inside the web container (`inv db.*`).
+"""Data chores the tasks run inside the web container (`inv db.*`), or in a container of its image.
 
     counts            print "table<TAB>rows" for every table of the site's database
     sqlite-backup     write an online copy of the SQLite database to stdout
@@ -6,6 +6,10 @@
     media-tar         write a tar of the media directory (MEDIA_ROOT) to stdout
     media-restore     read a backup archive from stdin and put its media files in place of
                       the media directory's
+    unknown-migrations
+                      print "app.migration" for each migration the database has applied that
+                      this image's code does not know, one a line (nothing: none); run with an
+                      older release's image before going back to it
 
 The SQLite copies use SQLite's backup API, which works page by page under SQLite's own
 locks: the site keeps running, and a reader never sees half a restore. Temporary copies go
@@ -24,7 +28,7 @@ import tarfile
 import tempfile
 
 # Beside this file in the image; its setup is the one the site starts with.
-from entrypoint import DATA_DIR, setup_django
+from entrypoint import DATA_DIR, DATABASE_WAIT_SECONDS, setup_django, wait_for_database
 from settingsrules import MEDIA_FOLDER
 
 HEADER = b"SQLite format 3\x00"
@@ -231,12 +235,32 @@ def media_restore():
         shutil.rmtree(staging, ignore_errors=True)
 
 
+def unknown_migrations():
+    """Print the applied migrations this code does not know, sorted, after waiting for the database
+    as the entrypoint does (a job's container may start before it answers).
+
+    Known means on disk here, or replaced by a squashed migration on disk: the rows of the
+    migrations a squash replaced stay in django_migrations after their files are deleted.
+    """
+    from django.db import connection
+    from django.db.migrations.loader import MigrationLoader
+
+    wait_for_database(DATABASE_WAIT_SECONDS)
+    loader = MigrationLoader(connection)
+    known = set(loader.disk_migrations)
+    for migration in loader.disk_migrations.values():
+        known.update(tuple(key) for key in migration.replaces)
+    for app_label, name in sorted(set(loader.applied_migrations) - known):
+        print(f"{app_label}.{name}")
+
+
 COMMANDS = {
     "counts": counts,
     "sqlite-backup": sqlite_backup,
     "sqlite-restore": sqlite_restore,
     "media-tar": media_tar,
     "media-restore": media_restore,
+    "unknown-migrations": unknown_migrations,
 }
 
 

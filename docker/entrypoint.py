@@ -1,14 +1,22 @@
 """Container entrypoint.
 
+Whatever the command, the secrets mounted as files are read first (settingsrules.read_secret_files):
+every process started here sees NAME where the container was given NAME_FILE=/run/secrets/NAME.
+
 `serve` (the image's default command) loads the settings and, in production, refuses
 to serve with unsafe ones; then it waits for the database, applies migrations under a
-lock so that only one container runs them at a time, and replaces itself with the
-server: the one WEB_SERVER names in production (granian, gunicorn-gthread or
-gunicorn-sync), runserver (reloading on every edit) with ENVIRONMENT=development.
+lock so that only one container runs them at a time (unless MIGRATE=false), and replaces
+itself with the server: the one WEB_SERVER names in production (granian, gunicorn-gthread
+or gunicorn-sync), runserver (reloading on every edit) with ENVIRONMENT=development.
 The site never answers before its tables exist, and the server is PID 1, so SIGTERM
 reaches it directly and a stop takes a moment, not ten seconds.
 
-Any other command (`python manage.py shell`, `bash`, ...) is executed as given.
+`migrate` is a release's one-shot job, run before its web containers replace the old ones
+(which then run with MIGRATE=false): the same settings checks and wait, then migrate under
+the same lock, its output on stdout; exit status 0 once applied, non-zero otherwise.
+
+Any other command (`python manage.py shell`, `bash`, `migrate` with arguments...) is executed
+as given.
 
 Every refusal is one line on stderr starting `entrypoint: error: `, and the container
 exits: `inv up` relays that line (stack/health.py reads it).
@@ -19,6 +27,7 @@ import fcntl
 import os
 import sys
 import time
+import traceback
 
 # Beside this file in the image, on its PYTHONPATH.
 import settingsrules
@@ -58,6 +67,18 @@ def fail(message):
     sys.exit(f"entrypoint: error: {message}")
 
 
+def one_line(text):
+    return " ".join(str(text).split())
+
+
+def read_secrets():
+    """NAME from NAME_FILE, before anything here reads the environment (DATABASE_URL, first)."""
+    try:
+        settingsrules.read_secret_files(os.environ)
+    except settingsrules.SettingsError as exc:
+        fail(str(exc))
+
+
 def setup_django():
     sys.path.insert(0, os.getcwd())
     import django
@@ -70,10 +91,11 @@ def setup_django():
         fail(f"the Django settings are not valid: {exc}")
 
 
-def refuse_unsafe_settings():
+def refuse_unsafe_settings(action="serve"):
     """Run Django's system checks with the deployment ones; stop on an error or a REFUSED_IN_PRODUCTION warning.
 
     `manage.py check --deploy` reports the same messages, from the same rules: Django's.
+    `action` ("serve", "migrate") is what the refusal line says was refused.
     """
     from django.core import checks
 
@@ -82,7 +104,7 @@ def refuse_unsafe_settings():
         if message.is_serious() or message.id in REFUSED_IN_PRODUCTION
     ]
     if problems:
-        fail("refusing to serve in production: " + " | ".join(" ".join(str(p).split()) for p in problems))
+        fail(f"refusing to {action} in production: " + " | ".join(one_line(p) for p in problems))
 
 
 def wait_for_database(timeout):
@@ -137,6 +159,15 @@ def migrate():
 
     with migration_lock():
         call_command("migrate", interactive=False, verbosity=1)
+
+
+def migrate_at_start(environ):
+    """Whether `serve` runs migrate: MIGRATE, true unless set false (a Swarm release runs it once,
+    as a job, before its web containers start). Stops the container on a value that is not yes/no."""
+    try:
+        return settingsrules.boolean(environ, "MIGRATE", True)
+    except settingsrules.SettingsError as exc:
+        fail(str(exc))
 
 
 def share_data_volume():
@@ -302,9 +333,13 @@ def serve():
     if not development:
         refuse_unsafe_settings()
     command = runserver_command() if development else production_command(wsgi_target(), os.environ)
+    run_migrate = migrate_at_start(os.environ)
     log_overridden_settings()
     wait_for_database(DATABASE_WAIT_SECONDS)
-    migrate()
+    if run_migrate:
+        migrate()
+    else:
+        log("MIGRATE=false: migrate is left to the release's migrate job")
     from django.db import connections
 
     connections.close_all()
@@ -314,14 +349,40 @@ def serve():
     os.execvp(command[0], command)
 
 
+def migrate_once():
+    """The `migrate` command: returns once the migrations are applied; stops the container otherwise.
+
+    Unsafe production settings are refused before the database is touched, as `serve` refuses
+    them: a release its web containers would refuse changes no table. A failed migrate prints
+    its traceback, then the one line the deploy relays.
+    """
+    setup_django()
+    share_data_volume()
+    if os.environ.get("ENVIRONMENT") != "development":
+        refuse_unsafe_settings("migrate")
+    log_overridden_settings()
+    wait_for_database(DATABASE_WAIT_SECONDS)
+    try:
+        migrate()
+    # Whatever a migration raises (a database error, a RunPython's own), the deploy gets one line.
+    except Exception as exc:  # noqa: BLE001
+        traceback.print_exc()
+        what = f"{type(exc).__name__}: {exc}" if str(exc) else type(exc).__name__
+        fail(f"migrate failed: {one_line(what)}")
+
+
 def main(argv):
     # Whatever runs in the container makes files the other mode can write too (share_data_volume).
     os.umask(0o002)
+    read_secrets()
     make_upload_directories()
     make_sqlite_file()
     if argv in ([], ["serve"]):
         serve()
-    os.execvp(argv[0], argv)
+    elif argv == ["migrate"]:
+        migrate_once()
+    else:
+        os.execvp(argv[0], argv)
 
 
 if __name__ == "__main__":

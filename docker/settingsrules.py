@@ -6,8 +6,16 @@ where safety needs it: DEBUG off, the SECRET_KEY from the environment, the datab
 DATABASE_URL, static files collected into the image and uploads on the data volume.
 Django's own system checks judge the result (docker/entrypoint.py refuses to serve an
 unsafe one), so no rule here repeats them.
+
+Before any of that, `read_secret_files` gives every process of the image the secrets an
+orchestrator mounts as files (Docker's `_FILE` convention, as the official postgres image
+follows): NAME_FILE=/run/secrets/NAME stands for NAME when NAME is unset or empty. Only a
+path under /run/secrets/ counts, so a project's own NAME_FILE variables (a LOG_FILE) keep
+their meaning. The entrypoint applies it before it reads DATABASE_URL, imagesettings.py
+before it imports the project's settings.
 """
 
+import os
 
 DEVELOPMENT_KEY = "django-insecure-development-key-do-not-use-in-production"
 # Where collectstatic puts the files in the production image; outside /app, which
@@ -37,10 +45,58 @@ LOCAL_STATIC_STORAGES = {
     "whitenoise.storage.CompressedManifestStaticFilesStorage",
 }
 TRUE, FALSE = {"1", "true", "yes", "on"}, {"0", "false", "no", "off"}
+# Where Docker and Swarm mount a service's secrets; a NAME_FILE pointing elsewhere is the project's
+# own variable (a LOG_FILE, say), never read here.
+SECRETS_DIR = "/run/secrets"
+FILE_SUFFIX = "_FILE"
 
 
 class SettingsError(ValueError):
     """A variable the settings cannot read; the message names it (the entrypoint relays it as one line)."""
+
+
+def read_secret_files(environ):
+    """Set each NAME that is unset or empty in `environ` from the file its NAME_FILE names, when
+    that file is under SECRETS_DIR; a NAME with a value keeps it.
+
+    `environ` is a mutable str-to-str mapping (os.environ in the image), changed in place: NAME gets
+    the file's text, UTF-8, less one trailing newline. Returns the sorted names set. Raises
+    SettingsError naming NAME_FILE and its path when that file cannot be read or does not hold text
+    (a NUL byte cannot be in a variable).
+    """
+    found = []
+    for variable, path in sorted(environ.items()):
+        name = variable[: -len(FILE_SUFFIX)]
+        if not variable.endswith(FILE_SUFFIX) or not name or (environ.get(name) or "").strip():
+            continue
+        if not os.path.normpath(path).startswith(SECRETS_DIR + "/"):
+            continue
+        try:
+            with open(path, encoding="utf-8") as handle:
+                value = handle.read()
+        except (OSError, UnicodeDecodeError) as exc:
+            reason = exc.strerror if isinstance(exc, OSError) and exc.strerror else str(exc)
+            raise SettingsError(f"{variable}={path}: cannot read the secret for {name} ({reason})") from None
+        if "\0" in value:
+            raise SettingsError(f"{variable}={path}: the secret for {name} holds a NUL byte, which no variable can")
+        environ[name] = value.removesuffix("\n")
+        found.append(name)
+    return found
+
+
+def boolean(environ, name, default):
+    """The yes/no value of `name` in `environ`: `default` when unset or empty.
+
+    Raises SettingsError naming the variable when the value is none of TRUE or FALSE (any case).
+    """
+    raw = (environ.get(name) or "").strip()
+    if not raw:
+        return default
+    if raw.lower() in TRUE:
+        return True
+    if raw.lower() in FALSE:
+        return False
+    raise SettingsError(f"{name} must be one of true/false, 1/0, yes/no, on/off; got {raw!r}")
 
 
 def configure(project, environ):
@@ -93,14 +149,7 @@ class _Environment:
         return (self.environ.get(name) or "").strip()
 
     def boolean(self, name, default):
-        value = self.raw(name).lower()
-        if not value:
-            return default
-        if value in TRUE:
-            return True
-        if value in FALSE:
-            return False
-        raise SettingsError(f"{name} must be one of true/false, 1/0, yes/no, on/off; got {self.raw(name)!r}")
+        return boolean(self.environ, name, default)
 
     def number(self, name, default):
         value = self.raw(name)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import contextlib
+import io
 import os
 import shlex
 import sys
@@ -78,12 +79,15 @@ class Stack:
         env: dict[str, str] | None = None,
         stdout_to: Path | None = None,
         stdin_from: Path | None = None,
+        input: str | None = None,
         progress: bool = False,
     ) -> Result:
         """Run argv; `stdout_to`/`stdin_from` redirect at the shell, so binary data never passes through Invoke.
 
         `progress`: what the command prints is a report of its progress, and goes to stderr, so
         that stdout holds only the output a script may read (`inv db.counts > counts.txt`).
+        `input`: text for the command's stdin, which is closed after it (a secret never goes on a
+        command line or into a file).
         """
         redirects = [(">", stdout_to), ("<", stdin_from)]
         suffix = "".join(f" {sign} {shlex.quote(str(path))}" for sign, path in redirects if path is not None)
@@ -93,6 +97,8 @@ class Stack:
         environment.update(env or {})
         # A quiet look-up or a build must not swallow input piped to the command that follows it.
         stdin = {"in_stream": False} if hide or stdin_from or progress else {}
+        if input is not None:
+            stdin = {"in_stream": io.StringIO(input)}
         streams = {"out_stream": sys.stderr} if progress else {}
         return self.c.run(shlex.join(argv) + suffix, env=environment, hide=hide, warn=warn, pty=pty, **stdin, **streams)
 
@@ -101,6 +107,12 @@ class Stack:
 
     def docker(self, *args: str, **options) -> Result:
         return self.run([*self.engine.docker, *args], **options)
+
+    def swarm(self, *args: str, **options) -> Result:
+        """`docker ARGS` against the Swarm manager DEPLOY_HOST names (the local engine when it is empty)."""
+        host = self.settings.deploy.host
+        env = {**options.pop("env", {}), **({"DOCKER_HOST": host} if host else {})}
+        return self.docker(*args, env=env, **options)
 
     def up(self, ports: range, *args: str) -> Result:
         """`compose up ARGS` in the background, one web container per port of `ports`, from the current image.
@@ -294,14 +306,17 @@ def run_on_host(c: Context, argv: Sequence[str]) -> Result:
     return c.run(shlex.join(argv), pty=False)
 
 
-def open_stack(c: Context, root: Path) -> Stack:
-    """Create `.env` on first use, load and check the settings, find the engine and make sure it answers."""
+def open_stack(c: Context, root: Path, *, production: bool = False) -> Stack:
+    """Create `.env` on first use, load and check the settings, find the engine and make sure it answers.
+
+    `production`: whatever ENVIRONMENT says, for the commands that ship the production image.
+    """
     dry = bool(c.config.run.dry)
     if not dry:
         created = create_env_file(root)
         if created:
             print(f"created {created.name} from .env.example with a new SECRET_KEY and POSTGRES_PASSWORD", file=sys.stderr)
-    settings = load_settings(root)
+    settings = load_settings(root, {**os.environ, "ENVIRONMENT": "production"} if production else None)
     engine = find_engine(settings)
     if not dry:
         check_daemon(engine)

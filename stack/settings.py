@@ -25,7 +25,7 @@ import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Mapping
-from urllib.parse import quote
+from urllib.parse import quote, urlsplit
 
 from dotenv import dotenv_values
 
@@ -48,6 +48,54 @@ SECRET_NAME = re.compile(r"PASSWORD|SECRET|TOKEN|KEY", re.IGNORECASE)
 _TRUE = {"1", "true", "yes", "on"}
 _FALSE = {"0", "false", "no", "off"}
 _PROJECT_NAME = re.compile(r"^[a-z0-9][a-z0-9_-]*$")
+
+
+@dataclass(frozen=True)
+class DeploySettings:
+    """Where releases go: the registry `inv push` pushes to and the Swarm `inv deploy` runs them on."""
+
+    # REGISTRY: host[:port][/path] that image names are put under; "" when not set (push refuses).
+    registry: str
+    # IMAGE_NAME without a tag: the repository under REGISTRY.
+    image_name: str
+    # STACK_NAME: the Swarm stack; services are named <stack>_web, <stack>_db, <stack>_proxy.
+    stack_name: str
+    # DEPLOY_HOST: a DOCKER_HOST value for the Swarm manager; "" means the local engine.
+    host: str
+    # DEPLOY_PORT: the proxy's published port for plain HTTP (every node's, host mode).
+    port: int
+    # DEPLOY_REPLICAS: web replicas when `inv deploy` is given no --replicas.
+    replicas: int
+    # DEPLOY_DOMAIN: a domain name turns on the proxy's automatic HTTPS on ports 80 and 443.
+    domain: str
+    # DEPLOY_MEDIA_DIR: a directory every node mounts (NFS, CephFS, ...) for the uploads; "" keeps
+    # them on the data node's volume, and web on that node.
+    media_dir: str
+    # DEPLOY_URL: where the deployed site answers, when it cannot be told from the others.
+    url: str
+    # DEPLOY_TIMEOUT: seconds each step of a deploy may take (the migrations, the rolling update).
+    timeout: float = 600.0
+
+    @property
+    def repository(self) -> str:
+        return f"{self.registry}/{self.image_name}"
+
+    @property
+    def data_label(self) -> str:
+        """The node label that pins the database (and the proxy) to one node: `<stack>.data=true`."""
+        return f"{self.stack_name}.data"
+
+    @property
+    def site_url(self) -> str:
+        if self.url:
+            return self.url
+        if self.domain:
+            return f"https://{self.domain}/"
+        host = urlsplit(self.host).hostname if self.host and not self.host.startswith("unix://") else ""
+        host = host or "127.0.0.1"
+        if ":" in host:
+            host = f"[{host}]"
+        return f"http://{host}/" if self.port == 80 else f"http://{host}:{self.port}/"
 
 
 @dataclass(frozen=True)
@@ -74,6 +122,8 @@ class Settings:
     # The names of .env's own variables, handed to the web container through passthrough_file.
     passthrough: tuple[str, ...] = ()
     passthrough_file: Path | None = None
+    # Where `inv push` and `inv deploy` send the site (REGISTRY, DEPLOY_*).
+    deploy: DeploySettings | None = None
 
     @property
     def production(self) -> bool:
@@ -341,6 +391,7 @@ def load_settings(root: Path, environ: Mapping[str, str] | None = None) -> Setti
         HOST_UID=str(os.getuid()) if hasattr(os, "getuid") else "10001",
         HOST_GID=str(os.getgid()) if hasattr(os, "getgid") else "10001",
     )
+    deploy = _deploy_settings(values, fail, project_name, image_name)
     return Settings(
         root=root,
         environment=environment,
@@ -359,6 +410,59 @@ def load_settings(root: Path, environ: Mapping[str, str] | None = None) -> Setti
         database=database,
         passthrough=passthrough,
         passthrough_file=passthrough_file,
+        deploy=deploy,
+    )
+
+
+_REGISTRY = re.compile(r"^[a-z0-9]([a-z0-9.-]*[a-z0-9])?(:[0-9]{1,5})?(/[a-z0-9]+([._-][a-z0-9]+)*)*$")
+_DOMAIN = re.compile(r"^(?=.{1,253}$)([a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?\.)+[a-z][a-z0-9-]{0,61}[a-z0-9]$")
+_DEPLOY_HOST_SCHEMES = ("ssh://", "tcp://", "unix://", "npipe://")
+
+
+def _deploy_settings(values: Mapping[str, str], fail, project_name: str, image_name: str) -> DeploySettings:
+    """REGISTRY and the DEPLOY_* variables, checked; they matter only to `inv push` and `inv deploy`."""
+
+    def raw(name: str) -> str:
+        return values.get(name, "").strip()
+
+    def number(name: str, default: int, low: int, high: int) -> int:
+        text = raw(name)
+        if not text:
+            return default
+        if not re.fullmatch(r"[0-9]+", text) or not low <= int(text) <= high:
+            raise fail(name, f"must be a whole number from {low} to {high}, got {text!r}")
+        return int(text)
+
+    registry = raw("REGISTRY").rstrip("/")
+    if registry and not _REGISTRY.match(registry):
+        raise fail("REGISTRY", f"must be a registry host with an optional port and path, lowercase, "
+                               f"e.g. registry.example.com/team or 127.0.0.1:5000; got {registry!r}")
+    stack_name = raw("STACK_NAME") or project_name
+    if not _PROJECT_NAME.match(stack_name) or len(stack_name) > 32:
+        raise fail("STACK_NAME", f"must be up to 32 lowercase letters, digits, '-' or '_'; got {stack_name!r}")
+    host = raw("DEPLOY_HOST")
+    if host and not host.startswith(_DEPLOY_HOST_SCHEMES):
+        raise fail("DEPLOY_HOST", f"must be a DOCKER_HOST value such as ssh://user@manager or tcp://10.0.0.2:2376, got {host!r}")
+    domain = raw("DEPLOY_DOMAIN").lower()
+    if domain and not _DOMAIN.match(domain):
+        raise fail("DEPLOY_DOMAIN", f"must be a domain name such as www.example.com (no scheme, no port), got {domain!r}")
+    media_dir = raw("DEPLOY_MEDIA_DIR").rstrip("/")
+    if media_dir and (not media_dir.startswith("/") or any(ch in media_dir for ch in ",:\n")):
+        raise fail("DEPLOY_MEDIA_DIR", f"must be an absolute path on the nodes, without ',' or ':', got {media_dir!r}")
+    url = raw("DEPLOY_URL")
+    if url and not re.match(r"^https?://[^/\s]+", url):
+        raise fail("DEPLOY_URL", f"must be an http:// or https:// URL, got {url!r}")
+    return DeploySettings(
+        registry=registry,
+        image_name=image_name,
+        stack_name=stack_name,
+        host=host,
+        port=number("DEPLOY_PORT", 80, 1, 65535),
+        replicas=number("DEPLOY_REPLICAS", 2, 1, 100),
+        domain=domain,
+        media_dir=media_dir,
+        url=url if url.endswith("/") or not url else url + "/",
+        timeout=float(number("DEPLOY_TIMEOUT", 600, 10, 7200)),
     )
 
 

@@ -8,8 +8,11 @@ once per run (by `inv build`, which is itself under test) and shared.
 
 import contextlib
 import os
+import time
 
 import pytest
+
+from devtools.swarmlab import LabError, SwarmLab
 
 from .harness import (
     RUN_ID,
@@ -59,6 +62,31 @@ def pytest_terminal_summary(terminalreporter):
 def engine() -> None:
     if problem := engine_problem() or compose_problem():
         skip_or_fail("a Docker engine with Compose v2", problem)
+
+
+@pytest.fixture(scope="session")
+def swarm_lab():
+    """A three-node Swarm with a registry (devtools/swarmlab.py), started once per run, removed at its end.
+
+    Node 1's port 8080 is published (`swarm_lab.url(8080)`). Needs only the engine, not Compose.
+    The lab's images are removed with it unless KEEP_LAB_IMAGES=1.
+    """
+    if problem := engine_problem():
+        skip_or_fail("a Docker engine", problem)
+    try:
+        lab = SwarmLab.start(name=f"djlab-{RUN_ID}", published_ports=(8080,),
+                             extra_ca=os.environ.get("EXTRA_CA_CERT") or None)
+    except LabError as error:
+        skip_or_fail("a Docker engine that can run the Swarm lab's nodes", str(error))
+    FIGURES.append(f"swarm lab: {len(lab.nodes)} nodes Ready in {lab.timings['total']:.1f} s "
+                   f"(images {lab.timings['images']:.1f} s, nodes {lab.timings['nodes']:.1f} s, "
+                   f"swarm {lab.timings['swarm']:.1f} s)")
+    try:
+        yield lab
+    finally:
+        began = time.monotonic()
+        lab.teardown()
+        FIGURES.append(f"swarm lab: removed in {time.monotonic() - began:.1f} s")
 
 
 @pytest.fixture(scope="session")

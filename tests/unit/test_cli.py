@@ -22,6 +22,7 @@ from .conftest import REPO
 TASK_NAMES = {
     "build", "up", "down", "restart", "ps", "status", "doctor", "logs", "open", "manage", "migrate",
     "makemigrations", "shell", "dbshell", "createsuperuser", "exec", "test", "bench",
+    "push", "deploy", "releases", "rollback",
     "db.backup", "db.restore", "db.list", "db.counts",
 }
 _fresh = itertools.count()
@@ -47,15 +48,15 @@ def parse():
 
 
 def test_logs_with_a_service(parse):
-    assert parse("logs", "web") == ([("logs", {"service": "web", "follow": False, "tail": ""})], "")
+    assert parse("logs", "web") == ([("logs", {"service": "web", "follow": False, "tail": "", "deployed": False})], "")
 
 
 def test_logs_without_a_service_is_not_an_error(parse):
-    assert parse("logs") == ([("logs", {"service": "", "follow": False, "tail": ""})], "")
+    assert parse("logs") == ([("logs", {"service": "", "follow": False, "tail": "", "deployed": False})], "")
 
 
 def test_logs_options_then_service(parse):
-    assert parse("logs", "--tail", "5", "-f", "web") == ([("logs", {"service": "web", "follow": True, "tail": "5"})], "")
+    assert parse("logs", "--tail", "5", "-f", "web") == ([("logs", {"service": "web", "follow": True, "tail": "5", "deployed": False})], "")
 
 
 def test_migrate_fills_both_positionals(parse):
@@ -92,7 +93,7 @@ def test_allow_optional_positionals_twice_still_parses(parse):
     cli.allow_optional_positionals()
     cli.allow_optional_positionals()
     assert ParseMachine.complete_context is cli._complete_context_allowing_empty_positionals
-    assert parse("logs") == ([("logs", {"service": "", "follow": False, "tail": ""})], "")
+    assert parse("logs") == ([("logs", {"service": "", "follow": False, "tail": "", "deployed": False})], "")
 
 
 def program(module=None):

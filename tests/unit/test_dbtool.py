@@ -1,7 +1,9 @@
-"""docker/dbtool.py's media commands, as they run in the web container, on real folders here.
+"""docker/dbtool.py's media commands, as they run in the web container, on real folders here,
+and its check before a rollback, on the site's test database.
 
 media-tar writes a tar of the media directory for `db.backup`; media-restore reads a backup
-archive and puts its media files in place of the media directory's for `db.restore`.
+archive and puts its media files in place of the media directory's for `db.restore`;
+unknown-migrations names the applied migrations an image's code does not know.
 """
 
 from __future__ import annotations
@@ -14,7 +16,10 @@ from pathlib import Path
 from types import SimpleNamespace
 
 import dbtool
+import entrypoint
 import pytest
+from django.db import connection
+from django.db.migrations.recorder import MigrationRecorder
 from django.test import override_settings
 
 from stack import archive
@@ -183,3 +188,50 @@ def test_when_the_new_media_cannot_be_put_in_place_the_old_ones_stay(data, tmp_p
     assert "cannot put the restored media files in place" in said and "the media files were not changed" in said
     assert tree(data / "media") == OLD_MEDIA
     assert sorted(os.listdir(data)) == ["media"]
+
+
+# ---- unknown-migrations ----
+
+
+def unknown_migrations(capsys) -> list[str]:
+    dbtool.unknown_migrations()
+    return capsys.readouterr().out.splitlines()
+
+
+@pytest.mark.django_db
+def test_a_database_migrated_by_this_code_has_no_unknown_migration(capsys):
+    assert MigrationRecorder(connection).migration_qs.filter(app="guestbook").exists()
+    assert unknown_migrations(capsys) == []
+
+
+@pytest.mark.django_db
+def test_migrations_a_newer_release_applied_are_named_one_a_line(capsys):
+    recorder = MigrationRecorder(connection)
+    recorder.record_applied("guestbook", "0002_entry_rating")
+    recorder.record_applied("shop", "0001_initial")  # an app this code does not have at all
+    assert unknown_migrations(capsys) == ["guestbook.0002_entry_rating", "shop.0001_initial"]
+
+
+def test_migrations_a_squash_on_disk_replaced_are_known(monkeypatch, capsys):
+    squash = SimpleNamespace(replaces=[("shop", "0001_initial"), ("shop", "0002_price")])
+    loader = SimpleNamespace(
+        disk_migrations={("shop", "0001_squashed_0002"): squash, ("shop", "0003_stock"): SimpleNamespace(replaces=[])},
+        applied_migrations={("shop", "0001_initial"): None, ("shop", "0002_price"): None,
+                            ("shop", "0001_squashed_0002"): None, ("shop", "0004_discount"): None},
+    )
+    monkeypatch.setattr("django.db.migrations.loader.MigrationLoader", lambda connection: loader)
+    monkeypatch.setattr(dbtool, "wait_for_database", lambda timeout: None)
+    assert unknown_migrations(capsys) == ["shop.0004_discount"]
+
+
+def test_it_waits_for_the_database_first_as_long_as_the_entrypoint_does(monkeypatch):
+    class Waited(Exception):
+        pass
+
+    def wait(timeout):
+        raise Waited(timeout)
+
+    monkeypatch.setattr(dbtool, "wait_for_database", wait)
+    with pytest.raises(Waited) as waited:
+        dbtool.unknown_migrations()
+    assert waited.value.args == (entrypoint.DATABASE_WAIT_SECONDS,)

@@ -177,3 +177,110 @@ def test_other_databases_and_places_are_left_alone(entrypoint, volume, monkeypat
 def test_the_upload_directories_exist_before_djangos_checks_ask_for_them(entrypoint, volume):
     entrypoint.make_upload_directories()
     assert sorted(path.name for path in volume.iterdir()) == [".upload-tmp", "media"]
+
+
+# ---- what each command does, in order (the Django and database steps stand in) ----
+
+
+@pytest.fixture
+def steps(entrypoint, monkeypatch):
+    """The steps `serve` and `migrate` take, recorded by name instead of run."""
+    done: list[str] = []
+    for name in ("setup_django", "share_data_volume", "wait_for_database", "migrate", "log_overridden_settings"):
+        monkeypatch.setattr(entrypoint, name, lambda *args, name=name: done.append(name))
+    monkeypatch.setattr(entrypoint, "refuse_unsafe_settings", lambda action="serve": done.append(f"refuse unsafe: {action}"))
+    monkeypatch.setattr(entrypoint.os, "execvp", lambda program, argv: done.append(f"exec {program}"))
+    monkeypatch.setenv("ENVIRONMENT", "production")
+    for name in ("MIGRATE", "WEB_SERVER", "WEB_CONCURRENCY", "WEB_THREADS"):
+        monkeypatch.delenv(name, raising=False)
+    return done
+
+
+@pytest.mark.parametrize("value", [None, "", "true", "YES", "1", "on"])
+def test_serve_migrates_before_the_server_starts_unless_told_not_to(entrypoint, steps, monkeypatch, value):
+    if value is not None:
+        monkeypatch.setenv("MIGRATE", value)
+    entrypoint.serve()
+    assert steps == ["setup_django", "share_data_volume", "refuse unsafe: serve", "log_overridden_settings",
+                     "wait_for_database", "migrate", "exec granian"]
+
+
+@pytest.mark.parametrize("value", ["false", "False", "0", "no", "off"])
+def test_migrate_false_serves_after_the_wait_without_migrating(entrypoint, steps, monkeypatch, value):
+    monkeypatch.setenv("MIGRATE", value)
+    entrypoint.serve()
+    assert steps == ["setup_django", "share_data_volume", "refuse unsafe: serve", "log_overridden_settings",
+                     "wait_for_database", "exec granian"]
+
+
+def test_a_migrate_value_that_is_not_yes_or_no_stops_serve_before_the_database(entrypoint, steps, monkeypatch):
+    monkeypatch.setenv("MIGRATE", "later")
+    with pytest.raises(SystemExit) as stopped:
+        entrypoint.serve()
+    assert stopped.value.code == "entrypoint: error: MIGRATE must be one of true/false, 1/0, yes/no, on/off; got 'later'"
+    assert "wait_for_database" not in steps
+
+
+def test_the_migrate_command_checks_waits_migrates_and_returns(entrypoint, steps, volume):
+    entrypoint.main(["migrate"])
+    assert steps == ["setup_django", "share_data_volume", "refuse unsafe: migrate", "log_overridden_settings",
+                     "wait_for_database", "migrate"]
+
+
+def test_the_migrate_command_in_development_leaves_the_deployment_checks_out(entrypoint, steps, volume, monkeypatch):
+    monkeypatch.setenv("ENVIRONMENT", "development")
+    entrypoint.main(["migrate"])
+    assert "refuse unsafe: migrate" not in steps and steps[-1] == "migrate"
+
+
+@pytest.mark.parametrize("argv", [["migrate", "--plan"], ["migrate-data"], ["python", "manage.py", "migrate"]])
+def test_any_other_command_is_executed_as_given(entrypoint, steps, volume, argv):
+    entrypoint.main(argv)
+    assert steps == [f"exec {argv[0]}"]
+
+
+def test_a_failed_migrate_prints_its_traceback_then_one_line(entrypoint, steps, volume, monkeypatch, capsys):
+    def broken():
+        raise RuntimeError('relation "guestbook_entry"\nalready exists')
+
+    monkeypatch.setattr(entrypoint, "migrate", broken)
+    with pytest.raises(SystemExit) as stopped:
+        entrypoint.main(["migrate"])
+    assert stopped.value.code == (
+        'entrypoint: error: migrate failed: RuntimeError: relation "guestbook_entry" already exists'
+    )
+    assert "Traceback (most recent call last)" in capsys.readouterr().err
+
+
+# ---- secrets as files, before anything reads the environment ----
+
+
+def test_the_database_url_of_a_secret_file_is_read_before_the_sqlite_file_is_made(entrypoint, volume, monkeypatch):
+    import settingsrules
+
+    secrets = volume / "secrets"
+    secrets.mkdir()
+    (secrets / "DATABASE_URL").write_text(f"sqlite:///{volume}/db.sqlite3\n")
+    monkeypatch.setattr(settingsrules, "SECRETS_DIR", str(secrets))
+    monkeypatch.setenv("DATABASE_URL", "")
+    monkeypatch.setenv("DATABASE_URL_FILE", str(secrets / "DATABASE_URL"))
+    ran = []
+    monkeypatch.setattr(entrypoint.os, "execvp", lambda program, argv: ran.append(argv))
+    entrypoint.main(["env"])
+    assert (volume / "db.sqlite3").is_file()
+    # What it runs inherits the value, as every other variable.
+    assert ran == [["env"]] and os.environ["DATABASE_URL"] == f"sqlite:///{volume}/db.sqlite3"
+
+
+def test_a_secret_file_that_cannot_be_read_stops_the_container_with_one_line(entrypoint, volume, monkeypatch):
+    import settingsrules
+
+    monkeypatch.setattr(settingsrules, "SECRETS_DIR", str(volume))
+    monkeypatch.setenv("SECRET_KEY", "")
+    monkeypatch.setenv("SECRET_KEY_FILE", f"{volume}/SECRET_KEY")
+    with pytest.raises(SystemExit) as stopped:
+        entrypoint.main(["serve"])
+    assert stopped.value.code == (
+        f"entrypoint: error: SECRET_KEY_FILE={volume}/SECRET_KEY: cannot read the secret for SECRET_KEY "
+        "(No such file or directory)"
+    )

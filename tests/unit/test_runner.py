@@ -420,7 +420,7 @@ def test_stdin_is_terminal_is_false_for_pipes_and_closed_or_missing_stdin(monkey
 
 def test_open_stack_creates_env_loads_settings_and_checks_the_engine(project_root, engine, monkeypatch, capsys):
     seen = []
-    monkeypatch.setattr(runner, "load_settings", lambda root: load_settings(root, {}))
+    monkeypatch.setattr(runner, "load_settings", lambda root, environ=None: load_settings(root, {}))
     monkeypatch.setattr(runner, "find_engine", lambda settings: seen.append(("find", settings.project_name)) or engine)
     monkeypatch.setattr(runner, "check_daemon", lambda found: seen.append(("check", found)))
     s = open_stack(mock_context(), project_root)
@@ -432,7 +432,7 @@ def test_open_stack_creates_env_loads_settings_and_checks_the_engine(project_roo
 
 
 def test_open_stack_in_a_dry_run_writes_nothing_and_skips_the_daemon(project_root, engine, monkeypatch):
-    monkeypatch.setattr(runner, "load_settings", lambda root: load_settings(root, {}))
+    monkeypatch.setattr(runner, "load_settings", lambda root, environ=None: load_settings(root, {}))
     monkeypatch.setattr(runner, "find_engine", lambda settings: engine)
     monkeypatch.setattr(runner, "check_daemon", lambda found: pytest.fail("checked the daemon in a dry run"))
     open_stack(mock_context(dry=True), project_root)
@@ -443,7 +443,7 @@ def test_open_stack_stops_at_a_daemon_that_does_not_answer(project_root, engine,
     def down(found):
         raise StackError("the Docker daemon does not answer")
 
-    monkeypatch.setattr(runner, "load_settings", lambda root: load_settings(root, {}))
+    monkeypatch.setattr(runner, "load_settings", lambda root, environ=None: load_settings(root, {}))
     monkeypatch.setattr(runner, "find_engine", lambda settings: engine)
     monkeypatch.setattr(runner, "check_daemon", down)
     c = mock_context()

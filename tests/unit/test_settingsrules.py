@@ -2,8 +2,20 @@
 
 from __future__ import annotations
 
+import importlib.util
+import os
+
 import pytest
-from settingsrules import DEVELOPMENT_KEY, IMAGE_MIDDLEWARE, SettingsError, configure
+import settingsrules
+from settingsrules import (
+    DEVELOPMENT_KEY,
+    IMAGE_MIDDLEWARE,
+    SettingsError,
+    configure,
+    read_secret_files,
+)
+
+from .conftest import REPO
 
 # A project as startproject writes it, with the traits real ones have.
 PROJECT = {
@@ -110,3 +122,82 @@ def test_a_value_that_cannot_be_read_names_the_variable(name, value, message):
     with pytest.raises(SettingsError) as caught:
         configure(PROJECT, {**PRODUCTION, name: value})
     assert str(caught.value) == message
+
+
+# ---- secrets as files: NAME_FILE=/run/secrets/NAME ----
+
+
+@pytest.fixture
+def secrets_dir(tmp_path, monkeypatch):
+    """A stand-in for /run/secrets, where Docker mounts a service's secrets."""
+    folder = tmp_path / "run-secrets"
+    folder.mkdir()
+    monkeypatch.setattr(settingsrules, "SECRETS_DIR", str(folder))
+    return folder
+
+
+def secret(folder, name, text):
+    (folder / name).write_text(text, encoding="utf-8")
+    return str(folder / name)
+
+
+def test_a_secret_file_stands_for_its_variable_less_one_trailing_newline(secrets_dir):
+    environ = {
+        "SECRET_KEY_FILE": secret(secrets_dir, "SECRET_KEY", "k3y with spaces\n"),
+        "DATABASE_URL_FILE": secret(secrets_dir, "DATABASE_URL", "postgres://u:p@db/site\n\n"),
+        "SMTP_PASSWORD_FILE": secret(secrets_dir, "SMTP_PASSWORD", " padded "),
+        "DATABASE_URL": "",
+    }
+    assert read_secret_files(environ) == ["DATABASE_URL", "SECRET_KEY", "SMTP_PASSWORD"]
+    assert environ["SECRET_KEY"] == "k3y with spaces"
+    assert environ["DATABASE_URL"] == "postgres://u:p@db/site\n"
+    assert environ["SMTP_PASSWORD"] == " padded "
+
+
+def test_a_variable_that_has_a_value_keeps_it(secrets_dir):
+    environ = {"SECRET_KEY": "from-the-environment", "SECRET_KEY_FILE": secret(secrets_dir, "SECRET_KEY", "from-the-file")}
+    assert read_secret_files(environ) == []
+    assert environ["SECRET_KEY"] == "from-the-environment"
+
+
+@pytest.mark.parametrize("path", ["/var/log/site.log", "relative/SECRET", "{secrets}/../elsewhere", "{secrets}"])
+def test_a_file_variable_outside_the_secrets_folder_is_the_projects_own_and_left_alone(secrets_dir, path):
+    environ = {"LOG_FILE": path.format(secrets=secrets_dir)}
+    assert read_secret_files(environ) == []
+    assert environ == {"LOG_FILE": path.format(secrets=secrets_dir)}
+
+
+def test_the_suffix_alone_names_no_variable(secrets_dir):
+    environ = {"_FILE": secret(secrets_dir, "x", "value")}
+    assert read_secret_files(environ) == [] and environ == {"_FILE": str(secrets_dir / "x")}
+
+
+@pytest.mark.parametrize(("content", "reason"), [
+    (None, "No such file or directory"),
+    (b"\xff\xfe not text", "can't decode byte 0xff"),
+    (b"one\x00two", "holds a NUL byte"),
+])
+def test_a_secret_that_cannot_be_read_names_the_variable_and_the_path(secrets_dir, content, reason):
+    path = secrets_dir / "SECRET_KEY"
+    if content is not None:
+        path.write_bytes(content)
+    with pytest.raises(SettingsError) as caught:
+        read_secret_files({"SECRET_KEY_FILE": str(path)})
+    assert str(caught.value).startswith(f"SECRET_KEY_FILE={path}: ")
+    assert reason in str(caught.value)
+
+
+def test_the_project_settings_see_the_secret_as_they_are_imported(secrets_dir, tmp_path, monkeypatch):
+    # A project whose settings module reads os.environ at import time, as many do.
+    (tmp_path / "secretive_settings.py").write_text(
+        "import os\nSECRET_KEY = os.environ['SECRET_KEY']\nSEEN_AT_IMPORT = os.environ['SECRET_KEY']\n"
+    )
+    monkeypatch.syspath_prepend(str(tmp_path))
+    monkeypatch.setenv("PROJECT_SETTINGS_MODULE", "secretive_settings")
+    monkeypatch.setenv("SECRET_KEY", "")  # so that the value read from the file goes with the test
+    monkeypatch.setenv("SECRET_KEY_FILE", secret(secrets_dir, "SECRET_KEY", "read-from-the-file\n"))
+    spec = importlib.util.spec_from_file_location("imagesettings_under_test", REPO / "docker" / "imagesettings.py")
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    assert module.SEEN_AT_IMPORT == module.SECRET_KEY == "read-from-the-file"
+    assert os.environ["SECRET_KEY"] == "read-from-the-file"
