@@ -226,16 +226,20 @@ def test(c, site=False, quick=False, k=""):
 
 
 @task(help={
-    "repeat": "Repetitions of every measurement; the table shows the median (min-max).",
+    "repeat": "Repetitions of every measurement; the table shows the median (min-max). With --deploy: good releases.",
     "duration": "Seconds of load per URL and server.",
     "connections": "Open connections during the load.",
     "servers": "Production servers to measure, comma-separated (default: granian,gunicorn-gthread,gunicorn-sync).",
-    "output": "Directory for bench.md and bench.json.",
+    "output": "Directory for bench.md and bench.json (bench-deploy.md and .json with --deploy).",
+    "deploy": "Measure releases on a three-node Swarm lab instead: deploy time, failed requests, time to rollback.",
 })
-def bench(c, repeat=3, duration=15, connections=32, servers="", output="bench-results"):
+def bench(c, repeat=3, duration=15, connections=32, servers="", output="bench-results", deploy=False):
     """Measure this stack against the tutorial Dockerfile, side by side; print and save the table."""
-    # A program of its own (bench/__main__.py), found from the project directory like the tests.
+    # A program of its own (bench/__main__.py, bench/deploy.py), found from the project directory like the tests.
     os.chdir(ROOT)
+    if deploy:
+        run_on_host(c, [sys.executable, "-m", "bench.deploy", "--releases", str(repeat), "--output", output])
+        return
     run_on_host(c, [sys.executable, "-m", "bench", "--repeat", str(repeat), "--duration", str(duration),
                     "--connections", str(connections), "--servers", servers, "--output", output])
 
@@ -283,7 +287,7 @@ def releases(c):
     "release": "The release to go back to (default: the one before the current).",
     "force": "Go back even past migrations the database already has.",
 })
-def rollback(c, release="", force=False):
+def rollback(c, release=None, force=False):
     """Deploy an earlier release again, with the same checks and waiting as inv deploy."""
     from stack import deploy as deployment, registry
 

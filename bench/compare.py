@@ -445,20 +445,8 @@ class Bench:
     # ---- the end ----
 
     def facts(self) -> dict[str, str]:
-        def first_line(argv: list[str]) -> str:
-            result = run_command(argv, check=False)
-            return (result.stdout.strip().splitlines() or ["unknown"])[0]
-
-        cpus = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count()
-        model = next((line.split(":", 1)[1].strip() for line in _read_lines("/proc/cpuinfo")
-                      if line.startswith("model name")), platform.machine())
-        memory = next((line.split()[1] for line in _read_lines("/proc/meminfo") if line.startswith("MemTotal")), "")
         return {
-            "cores": f"{cpus} ({model})",
-            "memory": f"{int(memory) / 2**20:.1f} GiB" if memory else "unknown",
-            "kernel": platform.release(),
-            "docker engine": first_line([*self.docker, "version", "--format", "{{.Server.Version}}"]),
-            "compose": first_line([*self.engine.compose, "version", "--short"]),
+            **machine_facts(self.engine),
             "base image": self.settings.base_image,
             "python (host)": platform.python_version(),
             "runs": f"{self.options.repeat} repetitions, load {self.options.duration} s per URL at "
@@ -476,6 +464,26 @@ class Bench:
         for image in self.built_images - {base.stdout.strip()}:
             self.docker_run("rmi", "--force", image, check=False)
         shutil.rmtree(self.scratch, ignore_errors=True)
+
+
+def machine_facts(engine: Engine) -> dict[str, str]:
+    """What the line under a table says of the machine: cores (and CPU model), memory, kernel, engine and Compose versions."""
+
+    def first_line(argv: list[str]) -> str:
+        result = run_command(argv, check=False)
+        return (result.stdout.strip().splitlines() or ["unknown"])[0]
+
+    cpus = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count()
+    model = next((line.split(":", 1)[1].strip() for line in _read_lines("/proc/cpuinfo")
+                  if line.startswith("model name")), platform.machine())
+    memory = next((line.split()[1] for line in _read_lines("/proc/meminfo") if line.startswith("MemTotal")), "")
+    return {
+        "cores": f"{cpus} ({model})",
+        "memory": f"{int(memory) / 2**20:.1f} GiB" if memory else "unknown",
+        "kernel": platform.release(),
+        "docker engine": first_line([*engine.docker, "version", "--format", "{{.Server.Version}}"]),
+        "compose": first_line([*engine.compose, "version", "--short"]),
+    }
 
 
 def median_seconds(argv: list[str], env: dict[str, str], cwd: Path, times: int = 7) -> float:

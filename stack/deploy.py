@@ -29,7 +29,7 @@ from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any, Mapping
 
-from .compose import WEB
+from .compose import DB, WEB
 from .errors import StackError
 from .runner import Stack
 from .settings import BASE_COMPOSE_FILE, POSTGRES_COMPOSE_FILE
@@ -45,6 +45,8 @@ MIGRATE_COMMAND = ("migrate",)
 UNKNOWN_MIGRATIONS_COMMAND = ("python", f"{IMAGE_TOOLS}/dbtool.py", "unknown-migrations")
 # Seconds between two looks at the Swarm while waiting.
 POLL_SECONDS = 1.0
+# Failed starts of the database after which a deploy stops waiting for it.
+FAILED_STARTS = 3
 # Lines of a failed task's log shown with the reason.
 LOG_LINES = 30
 # Task states after which a task does nothing more (Swarm's TaskState).
@@ -144,7 +146,7 @@ def render(s: Stack, release: Release) -> tuple[dict[str, Any], list[SwarmSecret
         said = ((result.stderr or "").strip().splitlines() or [f"exit status {result.exited}"])[-1]
         raise StackError(f"the Compose files do not make a stack: {said}")
     config = json.loads(result.stdout) if result.stdout.strip() else {"services": {}}
-    return stack_file(config, settings.deploy, secret_key=settings.get("SECRET_KEY"), sqlite=settings.database == "sqlite")
+    return stack_file(config, settings.deploy, sqlite=settings.database == "sqlite")
 
 
 def ensure_secrets(s: Stack, secrets: list[SwarmSecret]) -> None:
@@ -223,7 +225,7 @@ def run_job(s: Stack, name: str, document: Mapping[str, Any], command: tuple[str
         final = [task for task in tasks if task["state"] in _FINAL_TASK_STATES]
         if final:
             task = final[0]
-            logs = s.swarm("service", "logs", "--raw", name, hide=True, warn=True, echo=False).stdout
+            logs = service_logs(s, name)
             if task["state"] == "complete":
                 return JobResult(True, "", logs)
             exit_code = task.get("exit")
@@ -248,6 +250,15 @@ def task_states(s: Stack, service: str) -> list[dict[str, Any]]:
     result = s.swarm("inspect", "--format", template, *ids, hide=True, warn=True, echo=False)
     tasks = [json.loads(line) for line in result.stdout.splitlines() if line.strip()]
     return sorted(tasks, key=lambda task: task["updated"], reverse=True)
+
+
+def service_logs(s: Stack, service: str, tail: int = 0) -> str:
+    """A service's (or a task's) log, its stdout and stderr lines merged in the order they were written."""
+    options = ["--tail", str(tail)] if tail else []
+    result = s.swarm("service", "logs", "--raw", "--timestamps", *options, service, hide=True, warn=True, echo=False)
+    # `docker service logs` passes the container's stderr to its own stderr: the timestamps put them back in order.
+    stamped = [line.partition(" ") for line in (result.stdout + result.stderr).splitlines() if line.strip()]
+    return "\n".join(text for _, _, text in sorted(stamped, key=lambda parts: parts[0]))
 
 
 def last_lines(text: str, count: int = LOG_LINES) -> str:
@@ -290,18 +301,37 @@ def wait_for_web(s: Stack, before: Mapping[str, Any] | None, replicas: int) -> t
         time.sleep(POLL_SECONDS)
 
 
-def running_replicas(s: Stack) -> int:
-    """Web tasks that should run and do (Swarm counts a task running once its health probe passed)."""
-    tasks = task_states(s, service_name(s, WEB))
+def running_replicas(s: Stack, service: str = WEB) -> int:
+    """Tasks of the service that should run and do (Swarm counts a task running once its health probe passed)."""
+    tasks = task_states(s, service_name(s, service))
     return sum(1 for task in tasks if task["desired"] == "running" and task["state"] == "running")
 
 
-def failed_task_report(s: Stack, image: str) -> str:
-    """The newest failed task of `image` in web: its error and its last log lines."""
-    for task in task_states(s, service_name(s, WEB)):
-        if task["image"] == image and task["state"] in ("failed", "rejected", "shutdown") and (task["error"] or task["exit"]):
-            logs = s.swarm("service", "logs", "--raw", "--tail", str(LOG_LINES), task["id"], hide=True, warn=True, echo=False)
-            return f"{task['error'] or 'exit status ' + str(task['exit'])}\n{last_lines(logs.stdout)}".strip()
+def wait_for_database(s: Stack) -> None:
+    """Wait until the db service runs (healthy), so the migrations find it; StackError with its reason when not."""
+    if s.dry:
+        return
+    deadline = time.monotonic() + s.settings.deploy.timeout
+    while running_replicas(s, DB) < 1:
+        failures = [task for task in task_states(s, service_name(s, DB)) if task["state"] in ("failed", "rejected")]
+        # Swarm would go on retrying a wrong image or a crashing server; three times tell enough.
+        if len(failures) >= FAILED_STARTS or time.monotonic() > deadline:
+            report = failed_task_report(s, DB)
+            if report:
+                print(report, file=sys.stderr)
+            tasks = task_states(s, service_name(s, DB))
+            state = f"{tasks[0]['state']}{': ' + tasks[0]['error'] if tasks[0]['error'] else ''}" if tasks else "no task"
+            raise StackError(f"the database service did not start ({state}): its log is above, "
+                             "and `inv logs --deployed db` shows it all")
+        time.sleep(POLL_SECONDS)
+
+
+def failed_task_report(s: Stack, service: str = WEB, image: str = "") -> str:
+    """The newest failed task of the service (of `image`, when given): its error and its last log lines."""
+    for task in task_states(s, service_name(s, service)):
+        if (not image or task["image"] == image) and task["state"] in ("failed", "rejected", "shutdown") and (task["error"] or task["exit"]):
+            logs = service_logs(s, task["id"], tail=LOG_LINES)
+            return f"{task['error'] or 'exit status ' + str(task['exit'])}\n{logs}".strip()
     return ""
 
 
@@ -400,6 +430,8 @@ def deploy(s: Stack, release: Release, *, migrate: bool = True) -> None:
         first = json.loads(json.dumps(document))
         first["services"][WEB]["deploy"]["replicas"] = 0
         stack_deploy(s, first)
+    if DB in document["services"]:
+        wait_for_database(s)
     if migrate:
         say(f"running the migrations of release {release.name}, once")
         outcome = run_job(s, service_name(s, "migrate"), document, MIGRATE_COMMAND)
@@ -407,23 +439,26 @@ def deploy(s: Stack, release: Release, *, migrate: bool = True) -> None:
             record(s, release, document, FAILED, f"migrations: {outcome.reason}")
             if outcome.logs:
                 print(last_lines(outcome.logs), file=sys.stderr)
-            serving = running_image(s)
             raise StackError(f"the migrations of release {release.name} failed ({outcome.reason}), so it was not deployed"
-                             + (f"; {serving} goes on serving" if serving else ""))
+                             + serving_note(s))
     say(f"replacing the web replicas with release {release.name}, one at a time")
     stack_deploy(s, document)
     state, reason = wait_for_web(s, before, release.replicas)
     record(s, release, document, state, reason)
     if state != DEPLOYED:
-        report = failed_task_report(s, release.web_image)
+        report = failed_task_report(s, WEB, release.web_image)
         if report:
             print(report, file=sys.stderr)
-        serving = running_image(s)
-        raise StackError(f"release {release.name} was not deployed: {reason}"
-                         + (f"; {serving} is serving" if serving and state == ROLLED_BACK else ""))
+        raise StackError(f"release {release.name} was not deployed: {reason}" + serving_note(s))
     if not s.dry:
         print(f"Release {release.name} is serving at {deploy_settings.site_url} "
               f"({release.replicas} web replica{'s' if release.replicas != 1 else ''}, {release.web_image.rpartition('@')[2][:19]})")
+
+
+def serving_note(s: Stack) -> str:
+    """"; <image> goes on serving" when web replicas run, for the end of a failed deploy's line."""
+    serving = running_image(s) if running_replicas(s) else ""
+    return f"; {serving} goes on serving" if serving else ""
 
 
 def rollback(s: Stack, name: str = "", *, force: bool = False) -> None:

@@ -92,7 +92,7 @@ def push(s: Stack, release: str, replicas: int = 0) -> Release:
                 "a registry that wants a login needs `docker login " + ref.split("/")[0] + "` first",
                 code=result.exited or 1,
             )
-    return Release(release, pushed_digest(s, web_ref), pushed_digest(s, proxy_ref), replicas)
+    return Release(release, pushed_digest(s, web_ref), untagged(pushed_digest(s, proxy_ref)), replicas)
 
 
 def proxy_build_args(s: Stack, tag: str) -> list[str]:
@@ -143,4 +143,12 @@ def pushed_release(s: Stack, release: str, replicas: int) -> Release:
         if not digest:
             raise StackError(f"release {release} was not pushed ({ref} is not in the registry): `inv push` pushes it")
         found.append(digest)
-    return Release(release, found[0], found[1], replicas)
+    return Release(release, found[0], untagged(found[1]), replicas)
+
+
+def untagged(image: str) -> str:
+    """`repository@sha256:...` of `repository:tag@sha256:...`: the proxy's service then changes, and restarts,
+    only when its image does, not on every release (its port is down while it restarts)."""
+    name, at, digest = image.partition("@")
+    repository = name.rsplit(":", 1)[0] if ":" in name.rsplit("/", 1)[-1] else name
+    return f"{repository}{at}{digest}"

@@ -11,7 +11,6 @@ can be written to disk and kept as the release's record.
 from __future__ import annotations
 
 import hashlib
-import hmac
 import re
 from dataclasses import dataclass
 from typing import Any, Mapping
@@ -70,10 +69,11 @@ def compose_environment(deploy: DeploySettings, release: Release) -> dict[str, s
     }
 
 
-def secret_name(stack: str, variable: str, value: str, key: str) -> str:
-    """`<stack>_<variable>_<12 hex>`: the hex is an HMAC of the value under `key` (the SECRET_KEY),
-    so a new value gets a new name, and the name tells nothing of a weak password."""
-    digest = hmac.new(key.encode(), f"{variable}\0{value}".encode(), hashlib.sha256).hexdigest()[:12]
+def secret_name(stack: str, variable: str, value: str) -> str:
+    """`<stack>_<variable>_<12 hex of a SHA-256 of the value>`: a new value gets a new name, the same value
+    keeps its name (so nothing restarts for it). Whoever can list a Swarm's secrets can also mount them
+    in a service and read them, so the digest tells such a reader nothing they could not learn."""
+    digest = hashlib.sha256(f"{stack}\0{variable}\0{value}".encode()).hexdigest()[:12]
     prefix = _NAME_CHARACTERS.sub("-", f"{stack}_{variable.lower()}")[: 64 - 13]
     return f"{prefix}_{digest}"
 
@@ -86,13 +86,11 @@ def stack_file(
     config: Mapping[str, Any],
     deploy: DeploySettings,
     *,
-    secret_key: str,
     sqlite: bool,
 ) -> tuple[dict[str, Any], list[SwarmSecret]]:
     """The stack file (a dict to write as JSON, which YAML readers take) and the secrets it names.
 
-    `config` is `docker compose config --format json` of the Compose files with swarm.yml;
-    `secret_key` keys the secrets' names (secret_name). With `sqlite`, or without a
+    `config` is `docker compose config --format json` of the Compose files with swarm.yml. With `sqlite`, or without a
     DEPLOY_MEDIA_DIR, web runs on the data node next to its volume; else it spreads and the
     uploads live in DEPLOY_MEDIA_DIR, which every node must mount.
     """
@@ -107,7 +105,7 @@ def stack_file(
         for variable in sorted(environment):
             if is_secret(variable):
                 value = environment.pop(variable)
-                secret = secrets.setdefault(variable, SwarmSecret(variable, secret_name(stack, variable, value, secret_key), value))
+                secret = secrets.setdefault(variable, SwarmSecret(variable, secret_name(stack, variable, value), value))
                 environment[f"{variable}_FILE"] = f"{SECRETS_DIR}/{variable}"
                 mounted.append({"source": secret.name, "target": variable})
         spec["environment"] = environment

@@ -3,6 +3,14 @@
 # does, then replace this shell with the server so that it is PID 1 and gets the signals.
 set -eu
 
+# The official image's NAME_FILE variables (Docker secrets mounted as files).
+for name in POSTGRES_USER POSTGRES_PASSWORD POSTGRES_DB; do
+    eval "file=\${${name}_FILE:-}"
+    if [ -n "$file" ]; then
+        eval "export $name=\"\$(cat \"\$file\")\""
+    fi
+done
+
 : "${POSTGRES_USER:=postgres}"
 : "${POSTGRES_DB:=$POSTGRES_USER}"
 

@@ -206,3 +206,8 @@ def test_the_patched_parser_is_the_pinned_invoke_it_was_checked_against():
     pins = dict(line.split("==") for line in (REPO / "requirements-dev.txt").read_text().splitlines() if "==" in line)
     assert pins["invoke"] == cli.INVOKE_CHECKED
     assert invoke.__version__ == cli.INVOKE_CHECKED
+
+
+def test_rollback_takes_an_optional_release(parse):
+    assert parse("rollback") == ([("rollback", {"release": "", "force": False})], "")
+    assert parse("rollback", "8357977126bb", "--force") == ([("rollback", {"release": "8357977126bb", "force": True})], "")

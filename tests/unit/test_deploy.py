@@ -141,7 +141,8 @@ def test_push_tags_builds_the_proxy_and_pushes_both_then_reads_the_digests(shop,
               (r"docker image inspect --format '?\{\{\.Id\}\}", Result("sha256:image\n")))
     release = registry.push(s, "abc1234")
     assert release.web_image == "r.example/site-web:abc1234@sha256:" + "c" * 64
-    assert release.proxy_image == "r.example/site-web-proxy:abc1234@sha256:" + "d" * 64
+    # The proxy by digest alone: its service changes only when its image does.
+    assert release.proxy_image == "r.example/site-web-proxy@sha256:" + "d" * 64
     assert ran(s.c, "docker", "tag", "sha256:image", "r.example/site-web:abc1234")
     assert ran(s.c, "build", "--target", "proxy")
     assert ran(s.c, "--tag", "r.example/site-web-proxy:abc1234")
@@ -245,14 +246,18 @@ def test_a_failed_migration_stops_the_deploy_before_web_changes_and_shows_its_lo
     s = stack(shop(DATABASE="postgres", POSTGRES_PASSWORD="hunter2"), engine, MANAGER, LABELLED, NODES, CONFIG,
               (r"docker service inspect shop_web", Result(service)),
               (r"docker service ps --quiet --no-trunc shop_migrate", Result("t1\n")),
-              (r"docker inspect --format", Result(task_json("failed", 1))),
-              (r"docker service logs --raw shop_migrate", Result("Applying shop.0004_boom...\ndjango.db.utils.ProgrammingError: boom\n")))
+              (r"docker service ps --quiet --no-trunc shop_web", Result("t2\n")),
+              (r"docker inspect --format .* t1$", Result(task_json("failed", 1))),
+              (r"docker inspect --format .* t2$", Result(task_json("running", None))),
+              (r"docker service logs --raw --timestamps shop_migrate",
+               Result("2026-11-30T12:00:01.5Z Applying shop.0004_boom...\n",
+                      stderr="2026-11-30T12:00:01.1Z entrypoint: waiting\n2026-11-30T12:00:02Z django.db.utils.ProgrammingError: boom\n")))
     with pytest.raises(StackError) as raised:
         deploy.deploy(s, RELEASE)
     message = str(raised.value)
     assert "the migrations of release abc1234 failed (exit status 1), so it was not deployed" in message
     assert "r.example/site-web:old@sha256:0 goes on serving" in message
-    assert "ProgrammingError: boom" in capsys.readouterr().err
+    assert "entrypoint: waiting\nApplying shop.0004_boom...\ndjango.db.utils.ProgrammingError: boom" in capsys.readouterr().err
     assert not ran(s.c, "stack", "deploy")
     recorded = [argv for argv, _ in calls(s.c) if argv[1:3] == ["config", "create"]]
     assert recorded and "django-docker.state=failed" in recorded[0]
@@ -267,11 +272,13 @@ def test_a_release_swarm_rolled_back_is_an_error_with_the_failed_task_s_reason(s
     s = stack(shop(DATABASE="postgres", POSTGRES_PASSWORD="hunter2"), engine, MANAGER, LABELLED, NODES, CONFIG,
               (r"docker service inspect shop_web", [Result(json.dumps([before]))] + [Result(json.dumps([after]))] * 20),
               (r"docker service ps --quiet --no-trunc shop_migrate", Result("t1\n")),
-              (r"docker service ps --quiet --no-trunc shop_web", Result("t1\n")),
-              (r"docker inspect --format .* t1$", [Result(task_json("complete", 0))]
-               + [Result(task_json("failed", None, desired="shutdown", error="task: non-zero exit (1)"))] * 20),
-              (r"docker service logs --raw --tail", Result("entrypoint: error: boom\n")))
-    with pytest.raises(StackError, match=r"release abc1234 was not deployed: rollback completed; old@sha256:0 is serving"):
+              (r"docker service ps --quiet --no-trunc shop_web", Result("t1\nt2\n")),
+              (r"docker inspect --format .* t1$", Result(task_json("complete", 0))),
+              (r"docker inspect --format .* t1 t2$",
+               Result(task_json("failed", None, desired="shutdown", error="task: non-zero exit (1)")
+                      + task_json("running", None, image="old@sha256:0"))),
+              (r"docker service logs --raw --timestamps --tail", Result(stderr="2026-11-30T12:00:00Z entrypoint: error: boom\n")))
+    with pytest.raises(StackError, match=r"release abc1234 was not deployed: rollback completed; old@sha256:0 goes on serving"):
         deploy.deploy(s, RELEASE)
     assert "entrypoint: error: boom" in capsys.readouterr().err
     assert ran(s.c, "stack", "deploy")
@@ -293,8 +300,9 @@ def test_rollback_refuses_a_release_older_than_the_applied_migrations_unless_for
               (r"docker service inspect shop_web", Result(service)),
               (r"docker service ps --quiet --no-trunc shop_migrate", Result("t1\n")),
               (r"docker inspect --format", Result(task_json("complete", 0))),
-              (r"docker service logs --raw shop_migrate",
-               Result("entrypoint: waiting for the database\nguestbook.0002_entry_rating\n")))
+              (r"docker service logs --raw --timestamps shop_migrate",
+               Result("2026-11-30T12:00:02Z guestbook.0002_entry_rating\n",
+                      stderr="2026-11-30T12:00:01Z entrypoint: waiting for the database\n")))
     with pytest.raises(StackError, match=r"release r1 predates migrations the database already has: guestbook.0002_entry_rating"):
         deploy.rollback(s)
     assert not ran(s.c, "stack", "deploy")
@@ -302,3 +310,25 @@ def test_rollback_refuses_a_release_older_than_the_applied_migrations_unless_for
     assert job[-3:] == ["python", "/usr/local/lib/django-docker/dbtool.py", "unknown-migrations"]
     rendered = next(kwargs for argv, kwargs in calls(s.c) if argv[-3:] == ["config", "--format", "json"])
     assert rendered["env"]["DEPLOY_WEB_IMAGE"] == "r.example/site-web:r1@sha256:1"
+
+
+def test_a_database_that_cannot_start_stops_the_deploy_with_its_reason_before_any_migration(shop, engine):
+    config = json.loads(CONFIG[1].stdout)
+    config["services"]["db"] = {"image": "postgres:17", "environment": {"POSTGRES_PASSWORD": "hunter2"}}
+    rejected = task_json("rejected", None, image="postgres:17", desired="shutdown", error="No such image: postgres:17")
+    s = stack(shop(DATABASE="postgres", POSTGRES_PASSWORD="hunter2"), engine, MANAGER, LABELLED, NODES,
+              (CONFIG[0], Result(json.dumps(config))),
+              (r"docker service ps --quiet --no-trunc shop_db", Result("t1\nt2\nt3\n")),
+              (r"docker inspect --format", Result(rejected * 3)))
+    with pytest.raises(StackError, match=r"the database service did not start \(rejected: No such image: postgres:17\)"):
+        deploy.deploy(s, RELEASE)
+    assert not ran(s.c, "service", "create")
+
+
+@pytest.mark.parametrize(("image", "expected"), [
+    ("r.example/team/web-proxy:abc@sha256:1", "r.example/team/web-proxy@sha256:1"),
+    ("127.0.0.1:5000/web-proxy:abc@sha256:1", "127.0.0.1:5000/web-proxy@sha256:1"),
+    ("127.0.0.1:5000/web-proxy@sha256:1", "127.0.0.1:5000/web-proxy@sha256:1"),
+])
+def test_the_proxy_image_is_named_by_digest_alone(image, expected):
+    assert registry.untagged(image) == expected

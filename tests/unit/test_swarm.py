@@ -68,7 +68,7 @@ def deploy_settings(project_root):
 
 def test_the_stack_file_holds_no_secret_and_names_a_secret_for_each(deploy_settings):
     document, secrets = stack_file(compose_config(), deploy_settings(DEPLOY_MEDIA_DIR="/mnt/shared/media"),
-                                   secret_key=KEY, sqlite=False)
+                                   sqlite=False)
     text = json.dumps(document)
     for value in (KEY, PASSWORD, DATABASE_URL, "tok_live_1", "pa%3Ass"):
         assert value not in text
@@ -87,7 +87,7 @@ def test_the_stack_file_holds_no_secret_and_names_a_secret_for_each(deploy_setti
 
 def test_web_loses_what_swarm_cannot_take_and_keeps_its_hardening(deploy_settings):
     document, _ = stack_file(compose_config(), deploy_settings(DEPLOY_MEDIA_DIR="/mnt/shared/media"),
-                             secret_key=KEY, sqlite=False)
+                             sqlite=False)
     web = document["services"]["web"]
     for key in ("build", "restart", "depends_on", "ports", "security_opt", "tmpfs", "command"):
         assert key not in web
@@ -103,19 +103,19 @@ def test_web_loses_what_swarm_cannot_take_and_keeps_its_hardening(deploy_setting
 
 
 def test_without_a_shared_media_folder_web_runs_on_the_data_node(deploy_settings):
-    document, _ = stack_file(compose_config(), deploy_settings(), secret_key=KEY, sqlite=False)
+    document, _ = stack_file(compose_config(), deploy_settings(), sqlite=False)
     assert document["services"]["web"]["deploy"]["placement"]["constraints"] == ["node.labels.shop.data==true"]
 
 
 def test_sqlite_keeps_web_on_the_data_node_even_with_a_shared_media_folder(deploy_settings):
     document, _ = stack_file(compose_config(postgres=False), deploy_settings(DEPLOY_MEDIA_DIR="/mnt/m"),
-                             secret_key=KEY, sqlite=True)
+                             sqlite=True)
     assert "node.labels.shop.data==true" in document["services"]["web"]["deploy"]["placement"]["constraints"]
     assert "db" not in document["services"]
 
 
 def test_the_database_is_one_replica_pinned_to_the_data_node_and_never_two_at_once(deploy_settings):
-    document, _ = stack_file(compose_config(), deploy_settings(), secret_key=KEY, sqlite=False)
+    document, _ = stack_file(compose_config(), deploy_settings(), sqlite=False)
     db = document["services"]["db"]["deploy"]
     assert db["replicas"] == 1
     assert db["placement"]["constraints"] == ["node.labels.shop.data==true"]
@@ -124,21 +124,21 @@ def test_the_database_is_one_replica_pinned_to_the_data_node_and_never_two_at_on
 
 
 def test_the_proxy_publishes_deploy_port_in_host_mode_or_80_and_443_with_a_domain(deploy_settings):
-    plain, _ = stack_file(compose_config(), deploy_settings(DEPLOY_PORT="8080"), secret_key=KEY, sqlite=False)
+    plain, _ = stack_file(compose_config(), deploy_settings(DEPLOY_PORT="8080"), sqlite=False)
     assert plain["services"]["proxy"]["ports"] == [{"target": 8080, "published": 8080, "protocol": "tcp", "mode": "host"}]
-    https, _ = stack_file(compose_config(), deploy_settings(DEPLOY_DOMAIN="shop.example.com"), secret_key=KEY, sqlite=False)
+    https, _ = stack_file(compose_config(), deploy_settings(DEPLOY_DOMAIN="shop.example.com"), sqlite=False)
     assert [(port["published"], port["target"]) for port in https["services"]["proxy"]["ports"]] == [(80, 8080), (443, 8443)]
     assert all(port["mode"] == "host" for port in https["services"]["proxy"]["ports"])
 
 
-def test_a_changed_value_gets_a_new_secret_name_and_the_name_does_not_reveal_it():
-    first = secret_name("shop", "POSTGRES_PASSWORD", "hunter2", KEY)
-    assert first == secret_name("shop", "POSTGRES_PASSWORD", "hunter2", KEY)
-    assert first != secret_name("shop", "POSTGRES_PASSWORD", "hunter3", KEY)
+def test_a_changed_value_gets_a_new_secret_name_and_an_unchanged_one_keeps_it():
+    first = secret_name("shop", "POSTGRES_PASSWORD", "hunter2")
+    assert first == secret_name("shop", "POSTGRES_PASSWORD", "hunter2")
+    assert first != secret_name("shop", "POSTGRES_PASSWORD", "hunter3")
+    assert first != secret_name("shop", "SECRET_KEY", "hunter2")
     assert first.startswith("shop_postgres_password_") and len(first) <= 64
     assert "hunter2" not in first
-    # Keyed: the same password under another SECRET_KEY is another name, so a name cannot be looked up.
-    assert first != secret_name("shop", "POSTGRES_PASSWORD", "hunter2", "other" * 10)
+    assert len(secret_name("s" * 32, "A_VERY_LONG_VARIABLE_NAME_OF_THE_USERS_OWN_API_TOKEN", "v")) <= 64
 
 
 def test_compose_gets_the_release_and_where_the_data_lives(deploy_settings):
