@@ -12,10 +12,12 @@ and drives it through `inv push` and `inv deploy` as a team would:
    exits non-zero because Swarm rolled it back, the requests failed meanwhile, and the release
    serving afterwards (it should be the one before).
 
-It prints a Markdown table and writes it with every figure as JSON (bench-deploy.md and
-bench-deploy.json under --output). Figures are printed, never judged by an exit status: the
-status is 0 with the table, else one `error:` line. The lab, the scratch copy and the images
-the builds tagged on this engine are removed at the end, also after a failure or Ctrl-C.
+Each `inv deploy` is also split into its phases (the migrations job, the rolling update) by the
+lines it prints as it begins them. It prints a Markdown table and writes it with every figure as
+JSON (bench-deploy.md and bench-deploy.json under --output). Figures are printed, never judged
+by an exit status: the status is 0 with the table, else one `error:` line. The lab, the scratch
+copy and the images the builds tagged on this engine are removed at the end, also after a
+failure or Ctrl-C.
 """
 
 from __future__ import annotations
@@ -41,6 +43,7 @@ from typing import Callable, TypeVar
 from dotenv import dotenv_values
 
 from devtools import load
+from devtools.releases import UNHEALTHY_WSGI
 from devtools.scratch import copy_checkout
 from devtools.swarmlab import DIRECT, LabError, SwarmLab
 from stack.engine import Engine, check_daemon, find_engine
@@ -56,8 +59,8 @@ DEFAULT_OUTPUT = Path("bench-results")
 # Node 1's port the proxy publishes (host mode); the lab publishes it on 127.0.0.1.
 DEPLOY_PORT = 8080
 WEB_REPLICAS = 3
-# The load during a release: as the deploy tests put it, small enough to leave the two cores of a
-# small machine to the release itself, in rounds short enough to end soon after the release does.
+# The load during a release, as the deploy tests put it: a steady stream of requests rather than
+# the most the site can take, in rounds short enough to end soon after the release does.
 LOAD = {"duration": 5, "connections": 8, "threads": 2, "timeout": 15}
 # Load goes on this long after `inv deploy` returns: a replica stopped at its very end shows here.
 AFTER_SECONDS = 2
@@ -69,22 +72,6 @@ GIT_IDENTITY = {"GIT_AUTHOR_NAME": "Deploy Benchmark", "GIT_AUTHOR_EMAIL": "benc
 # Names that say where the engine and the images are: kept from the caller's environment. Every
 # other name .env.example documents is dropped, so a developer's shell changes nothing here.
 MACHINE_VARIABLES = {"DOCKER", "BASE_IMAGE", "POSTGRES_IMAGE", "EXTRA_CA_CERT"}
-# A wsgi.py whose health endpoint fails while every page works: the release runs, and never turns healthy.
-UNHEALTHY_WSGI = '''import os
-
-from django.core.wsgi import get_wsgi_application
-
-os.environ.setdefault("DJANGO_SETTINGS_MODULE", "config.settings")
-
-_site = get_wsgi_application()
-
-
-def application(environ, start_response):
-    if environ.get("PATH_INFO") == "/healthz":
-        start_response("503 Service Unavailable", [("Content-Type", "text/plain")])
-        return [b"this release is broken\\n"]
-    return _site(environ, start_response)
-'''
 
 FIRST, GOOD, FAILING = "first", "good", "failing"
 T = TypeVar("T")
@@ -283,8 +270,8 @@ def markdown(releases: list[Release], facts: dict[str, str]) -> str:
     for figure in summary(releases):
         met = {True: "yes", False: "**no**", None: ""}[figure.met]
         lines.append(f"| {figure.label} | {figure.value()} | {figure.target} | {met} |")
-    lines += ["", "| release | `inv push` | `inv deploy` | migrations | rolling update | exit status "
-                  "| requests during it | failed | worst p99 of a 5 s round | serving after |",
+    lines += ["", ("| release | `inv push` | `inv deploy` | migrations | rolling update | exit status "
+                   "| requests during it | failed | worst p99 of a 5 s round | serving after |"),
               "|---|---|---|---|---|---|---|---|---|---|"]
     for r in releases:
         unloaded = r.requests is None
@@ -444,12 +431,15 @@ class DeployBench:
             "DEPLOY_TIMEOUT=300",
             "",
         ]))
+        template = self.copy / TEMPLATE
+        # Never built before, or BuildKit would find each release's layers in its cache from an earlier run.
+        template.write_text(template.read_text() + f"{{# deploy benchmark {self.name} #}}\n")
         self.git("init", "--quiet")
         lab.docker("node", "update", "--label-add", f"{self.name}.data=true", lab.manager)
 
     def postgres_image(self) -> str:
-        """POSTGRES_IMAGE from the environment (the official image by default), pulled when missing."""
-        image = os.environ.get("POSTGRES_IMAGE") or "postgres:17"
+        """POSTGRES_IMAGE from the environment or .env (.env.example's official image by default), pulled when missing."""
+        image = self.settings.get("POSTGRES_IMAGE") or "postgres:17"
         if run_command([*self.docker, "image", "inspect", image], check=False).returncode != 0:
             log(f"pulling {image}")
             run_command([*self.docker, "pull", "--quiet", image], timeout=600)
@@ -601,8 +591,8 @@ def run(root: Path, settings: Settings, engine: Engine, options: Options, output
         bench.start_lab()
         bench.prepare()
         bench.first_deploy()
-        for number in range(2, options.releases + 2):
-            bench.good_release(number)
+        for release in range(2, options.releases + 2):
+            bench.good_release(release)
         bench.failing_release(options.releases + 2)
         facts = bench.facts()
     except (LabError, load.LoadError) as error:

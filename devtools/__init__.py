@@ -2,5 +2,5 @@
 
 scratch  copies of a checkout (from `git ls-files`) and free ports   load  wrk against a URL
 servers  the production servers, as the image's entrypoint lists them
-swarmlab a three-node Docker Swarm with a registry on one machine, for the deploy tests
+swarmlab a three-node Docker Swarm with a registry on one machine, for the deploy tests and benchmark
 """

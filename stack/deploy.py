@@ -45,6 +45,8 @@ MIGRATE_COMMAND = ("migrate",)
 UNKNOWN_MIGRATIONS_COMMAND = ("python", f"{IMAGE_TOOLS}/dbtool.py", "unknown-migrations")
 # Seconds between two looks at the Swarm while waiting.
 POLL_SECONDS = 1.0
+# As DEPLOY_REPLICAS allows (stack/settings.py).
+MOST_REPLICAS = 100
 # Failed starts of the database after which a deploy stops waiting for it.
 FAILED_STARTS = 3
 # Lines of a failed task's log shown with the reason.
@@ -411,6 +413,8 @@ def deploy(s: Stack, release: Release, *, migrate: bool = True) -> None:
     """Run `release` on the Swarm (the steps in this module's docstring); StackError when a step fails."""
     deploy_settings = s.settings.deploy
     sqlite = s.settings.database == "sqlite"
+    if not 1 <= release.replicas <= MOST_REPLICAS:
+        raise StackError(f"--replicas must be a whole number from 1 to {MOST_REPLICAS}, got {release.replicas}")
     if sqlite and release.replicas > 1:
         raise StackError(
             f"DATABASE=sqlite keeps the database in one file on one node, which one replica can use, not "

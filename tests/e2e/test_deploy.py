@@ -11,6 +11,7 @@ from __future__ import annotations
 import base64
 import json
 import re
+import shutil
 import subprocess
 import threading
 import time
@@ -22,6 +23,7 @@ from pathlib import Path
 import pytest
 
 from devtools.load import measure
+from devtools.releases import UNHEALTHY_WSGI
 
 from .harness import RUN_ID, Project, docker, make_project
 from .traffic import Visitor
@@ -29,6 +31,8 @@ from .traffic import Visitor
 pytestmark = [pytest.mark.e2e, pytest.mark.swarm]
 
 WEB_REPLICAS = 3
+FIRST_SECRET_KEY = f"first-secret-key-{RUN_ID}-{'x' * 50}"
+POSTGRES_PASSWORD = f"first-password-{RUN_ID}-0123456789abcdef"
 # The site's port inside node 1 (host mode), which the lab publishes on 127.0.0.1.
 DEPLOY_PORT = 8080
 GIT_IDENTITY = {"GIT_AUTHOR_NAME": "Release Tester", "GIT_AUTHOR_EMAIL": "releases@example.com",
@@ -50,22 +54,6 @@ def fail(apps, schema_editor):
 class Migration(migrations.Migration):
     dependencies = [("guestbook", "0002_entry_mood")]
     operations = [migrations.RunPython(fail)]
-'''
-# A wsgi.py whose health endpoint fails while every page works: the release runs, and never turns healthy.
-UNHEALTHY_WSGI = '''import os
-
-from django.core.wsgi import get_wsgi_application
-
-os.environ.setdefault("DJANGO_SETTINGS_MODULE", "config.settings")
-
-_site = get_wsgi_application()
-
-
-def application(environ, start_response):
-    if environ.get("PATH_INFO") == "/healthz":
-        start_response("503 Service Unavailable", [("Content-Type", "text/plain")])
-        return [b"release 3 is broken\\n"]
-    return _site(environ, start_response)
 '''
 
 
@@ -146,6 +134,8 @@ class Load(threading.Thread):
 @pytest.fixture(scope="module")
 def site(swarm_lab, postgres_image, tmp_path_factory):
     project = make_project(tmp_path_factory, "deploy", f"e2e-{RUN_ID}-deploy")
+    # Its own temporary folder, to see what the tasks leave there.
+    project.env["TMPDIR"] = str(tmp_path_factory.mktemp("deploy-tmp"))
     stack = project.name
     media = Path(swarm_lab.shared_dir) / f"{stack}-media"
     media.mkdir()
@@ -158,8 +148,8 @@ def site(swarm_lab, postgres_image, tmp_path_factory):
     env_file.write_text((project.path / ".env.example").read_text() + "\n".join([
         "ENVIRONMENT=production",
         "DATABASE=postgres",
-        f"POSTGRES_PASSWORD=first-password-{RUN_ID}-0123456789abcdef",
-        f"SECRET_KEY=first-secret-key-{RUN_ID}-{'x' * 50}",
+        f"POSTGRES_PASSWORD={POSTGRES_PASSWORD}",
+        f"SECRET_KEY={FIRST_SECRET_KEY}",
         "ALLOWED_HOSTS=127.0.0.1,localhost",
         f"REGISTRY={swarm_lab.registry}",
         f"STACK_NAME={stack}",
@@ -179,6 +169,7 @@ def site(swarm_lab, postgres_image, tmp_path_factory):
         yield deployment
     finally:
         swarm_lab.docker("stack", "rm", stack, check=False)
+        shutil.rmtree(media, ignore_errors=True)
         images = docker("images", "--quiet", "--filter", f"label=com.docker.compose.project={project.name}", check=False)
         docker("image", "rm", "--force", f"e2e-{RUN_ID}-deploy:e2e", *set(images.stdout.split()), check=False)
 
@@ -344,9 +335,10 @@ def test_a_worker_node_that_stops_loses_no_row_no_file_and_no_request(site):
 
 def test_a_changed_secret_is_deployed_under_a_new_name_and_shows_nowhere(site):
     env_file = site.project.path / ".env"
-    old_key = next(line.split("=", 1)[1] for line in env_file.read_text().splitlines() if line.startswith("SECRET_KEY="))
+    old_key = FIRST_SECRET_KEY
     new_key = f"second-secret-key-{RUN_ID}-{'y' * 50}"
-    env_file.write_text(env_file.read_text().replace(f"SECRET_KEY={old_key}", f"SECRET_KEY={new_key}"))
+    # The last line of a name wins, as in any .env.
+    env_file.write_text(env_file.read_text() + f"SECRET_KEY={new_key}\n")
     before = json.loads(site.swarm("service", "inspect", f"{site.stack}_web"))
     site.project.inv("deploy", "--release", site.releases["r2"])
     after_text = site.swarm("service", "inspect", f"{site.stack}_web")
@@ -358,14 +350,12 @@ def test_a_changed_secret_is_deployed_under_a_new_name_and_shows_nowhere(site):
     # Only the changed value's secret is new: the database's stay, so the database is not restarted.
     changed = secret_names(after) - secret_names(before)
     assert len(changed) == 1 and next(iter(changed)).startswith(f"{site.stack}_secret_key_"), changed
-    password = next(line.split("=", 1)[1] for line in env_file.read_text().splitlines() if line.startswith("POSTGRES_PASSWORD="))
     records = site.swarm("config", "ls", "--quiet", "--filter", f"label=django-docker.stack={site.stack}").split()
     stored = "".join(base64.b64decode(json.loads(line)).decode() for line in
                      site.swarm("config", "inspect", "--format", "{{json .Spec.Data}}", *records).splitlines())
     assert '"services"' in stored
-    for value in (old_key, new_key, password):
+    for value in (old_key, new_key, POSTGRES_PASSWORD):
         assert value not in after_text and value not in stored
-    for path in Path("/tmp").glob("django-docker-stack-*"):
-        pytest.fail(f"a stack file was left on disk: {path}")
+    assert not list(Path(site.project.env["TMPDIR"]).glob("django-docker-stack-*")), "a stack file was left on disk"
     status, page = site.get()
     assert status == 200 and "<h1>Guestbook, release 2</h1>" in page

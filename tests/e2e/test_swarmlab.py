@@ -7,6 +7,7 @@ The tests share the session's lab and run in file order, each building on the on
 from __future__ import annotations
 
 import os
+import shutil
 import subprocess
 import tempfile
 import time
@@ -20,6 +21,8 @@ from devtools.swarmlab import LABEL, LabError, SwarmLab, cgroup_dirs
 from .harness import DOCKER, RUN_ID, docker
 
 pytestmark = [pytest.mark.e2e, pytest.mark.swarm]
+
+PROBE_FOLDER = "probe-nodes"
 
 # Each task serves its node's name (its hostname is set from the node's) on port 8000.
 WEB_COMMAND = "mkdir -p /srv/www && hostname > /srv/www/node && cd /srv/www && exec python3 -m http.server 8000"
@@ -75,8 +78,7 @@ def lab_left_as_found(swarm_lab):
         return "probe-net" not in swarm_lab.docker("network", "ls", "--format", "{{.Name}}").stdout.split()
 
     wait_for(network_gone, "the probe network removed", timeout=30)
-    for path in swarm_lab.shared_dir.iterdir():
-        path.unlink()
+    shutil.rmtree(swarm_lab.shared_dir / PROBE_FOLDER, ignore_errors=True)
 
 
 @pytest.fixture(scope="module")
@@ -115,7 +117,10 @@ def test_a_pushed_image_runs_as_three_tasks_on_three_nodes_and_each_answers_over
 
 
 def test_the_shared_folder_is_one_folder_writable_by_uid_10001_on_every_node(swarm_lab, web_image):
-    shared = swarm_lab.shared_dir
+    # A folder of its own: other tests of the session share the lab's folder.
+    shared = swarm_lab.shared_dir / PROBE_FOLDER
+    shared.mkdir()
+    shared.chmod(0o777)
     for node in swarm_lab.nodes:
         swarm_lab.on_node(node, "run", "--rm", "--user", "10001:10001", "--volume", f"{shared}:/shared",
                           web_image, "sh", "-c", f"echo {node} > /shared/{node}")

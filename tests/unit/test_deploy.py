@@ -332,3 +332,11 @@ def test_a_database_that_cannot_start_stops_the_deploy_with_its_reason_before_an
 ])
 def test_the_proxy_image_is_named_by_digest_alone(image, expected):
     assert registry.untagged(image) == expected
+
+
+@pytest.mark.parametrize("replicas", [-1, 101])
+def test_a_replica_count_out_of_range_is_refused_before_anything_runs(shop, engine, replicas):
+    s = stack(shop(DATABASE="postgres", POSTGRES_PASSWORD="hunter2"), engine)
+    with pytest.raises(StackError, match=f"--replicas must be a whole number from 1 to 100, got {replicas}"):
+        deploy.deploy(s, Release("abc", "w@sha256:1", "p@sha256:2", replicas))
+    assert not calls(s.c)
