@@ -19,6 +19,7 @@ Swarm keeps the record of releases, so every machine that deploys sees the same 
 
 from __future__ import annotations
 
+import contextlib
 import json
 import re
 import sys
@@ -27,7 +28,7 @@ import time
 from dataclasses import dataclass
 from datetime import datetime, timezone
 from pathlib import Path
-from typing import Any, Mapping
+from typing import Any, Iterator, Mapping
 
 from .compose import DB, WEB
 from .errors import StackError
@@ -163,10 +164,17 @@ def ensure_secrets(s: Stack, secrets: list[SwarmSecret]) -> None:
                 secret.name, "-", input=secret.value, hide="out")
 
 
-def stack_deploy(s: Stack, document: Mapping[str, Any]) -> None:
+@contextlib.contextmanager
+def written(document: Mapping[str, Any]) -> Iterator[Path]:
+    """The stack file as a file, for as long as a command reads it (it holds no secret: see stack/swarm.py)."""
     with tempfile.TemporaryDirectory(prefix="django-docker-stack-") as folder:
         path = Path(folder) / "stack.json"
         path.write_text(json.dumps(document, indent=2), encoding="utf-8")
+        yield path
+
+
+def stack_deploy(s: Stack, document: Mapping[str, Any]) -> None:
+    with written(document) as path:
         result = s.swarm("stack", "deploy", "--with-registry-auth", "--compose-file", str(path),
                          s.settings.deploy.stack_name, warn=True, progress=True)
     if result.failed:
@@ -375,7 +383,9 @@ def record(s: Stack, release: Release, document: Mapping[str, Any], state: str, 
         f"{LABEL}.reason": " ".join(reason.split())[:300],
     }
     args = [arg for key, value in labels.items() for arg in ("--label", f"{key}={value}")]
-    s.swarm("config", "create", *args, name, "-", input=json.dumps(document, indent=2), hide=True, warn=True, echo=False)
+    # From a file: Invoke feeds `input` to a command a character at a time, slow for a stack file.
+    with written(document) as path:
+        s.swarm("config", "create", *args, name, str(path), hide=True, warn=True, echo=False)
 
 
 def records(s: Stack) -> list[Record]:

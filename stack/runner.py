@@ -86,8 +86,8 @@ class Stack:
 
         `progress`: what the command prints is a report of its progress, and goes to stderr, so
         that stdout holds only the output a script may read (`inv db.counts > counts.txt`).
-        `input`: text for the command's stdin, which is closed after it (a secret never goes on a
-        command line or into a file).
+        `input`: a short text for the command's stdin, which is closed after it (a secret never goes
+        on a command line or into a file); Invoke hands it over a character at a time.
         """
         redirects = [(">", stdout_to), ("<", stdin_from)]
         suffix = "".join(f" {sign} {shlex.quote(str(path))}" for sign, path in redirects if path is not None)

@@ -181,8 +181,10 @@ def push_and_deploy(site: Deployment, *deploy_args: str, check: bool = True) -> 
     return site.project.inv("deploy", *deploy_args, check=check)
 
 
-def test_first_deploy_runs_three_replicas_on_three_nodes_after_one_migration(site):
+def test_first_deploy_runs_three_replicas_on_three_nodes_after_one_migration(site, report):
+    began = time.monotonic()
     deployed = push_and_deploy(site)
+    report(f"first push and deploy: {time.monotonic() - began:.1f} s")
     r1 = site.releases["r1"]
     assert f"Release {r1} is serving at {site.url}" in deployed.stdout
     tasks = site.web_tasks()
@@ -204,7 +206,7 @@ def test_first_deploy_runs_three_replicas_on_three_nodes_after_one_migration(sit
     assert "Applying guestbook.0001_initial" in site.project.inv("logs", "--deployed", "migrate").stdout
 
 
-def test_a_release_with_a_migration_and_a_new_view_under_load_drops_no_request(site):
+def test_a_release_with_a_migration_and_a_new_view_under_load_drops_no_request(site, report):
     visitor = Visitor(site.url.rstrip("/"))
     assert visitor.sign("written before release 2")
     site.edit("guestbook/migrations/0002_entry_mood.py", MIGRATION_2)
@@ -224,7 +226,7 @@ def test_a_release_with_a_migration_and_a_new_view_under_load_drops_no_request(s
     seconds = time.monotonic() - began
     time.sleep(2)
     requests, errors = load.stop()
-    print(f"release 2: deployed in {seconds:.1f} s; {requests} requests during it, {errors} failed")
+    report(f"release 2: deployed in {seconds:.1f} s; {requests} requests during it, {errors} failed")
     assert f"Release {r2} is serving" in deployed.stdout
     assert errors == 0 and requests > 100, (requests, load.errors())
     pages = [site.get()[1] for _ in range(2 * WEB_REPLICAS)]
@@ -233,7 +235,7 @@ def test_a_release_with_a_migration_and_a_new_view_under_load_drops_no_request(s
     assert all(r2 in image for _, image, _ in site.web_tasks())
 
 
-def test_a_release_that_never_turns_healthy_is_rolled_back_by_swarm_and_drops_no_request(site):
+def test_a_release_that_never_turns_healthy_is_rolled_back_by_swarm_and_drops_no_request(site, report):
     before = site.running_image()
     site.edit("config/wsgi.py", UNHEALTHY_WSGI)
     r3 = site.commit("r3", "release 3: a health check that fails")
@@ -244,7 +246,7 @@ def test_a_release_that_never_turns_healthy_is_rolled_back_by_swarm_and_drops_no
     failed = site.project.inv("deploy", check=False)
     seconds = time.monotonic() - began
     requests, errors = load.stop()
-    print(f"release 3: rolled back after {seconds:.1f} s; {requests} requests during it, {errors} failed")
+    report(f"release 3: rolled back after {seconds:.1f} s; {requests} requests during it, {errors} failed")
     assert failed.returncode != 0
     assert f"error: release {r3} was not deployed:" in failed.stderr and "goes on serving" in failed.stderr
     assert re.search(r"roll(ed )?back", failed.stderr), failed.stderr
@@ -292,7 +294,7 @@ def test_rollback_goes_back_to_the_previous_release_and_refuses_one_older_than_t
     assert f"release  {site.releases['r2']}" in status and status.count(f"{site.stack}_web.") == WEB_REPLICAS
 
 
-def test_a_worker_node_that_stops_loses_no_row_no_file_and_no_request(site):
+def test_a_worker_node_that_stops_loses_no_row_no_file_and_no_request(site, report):
     visitor = Visitor(site.url.rstrip("/"))
     assert visitor.sign("written before a node stopped")
     (site.media / "kept.txt").write_text("an upload")
@@ -326,7 +328,7 @@ def test_a_worker_node_that_stops_loses_no_row_no_file_and_no_request(site):
         stop.set()
         asking.join(timeout=30)
         site.lab.start_node(worker)
-    print(f"node {worker} stopped: {requests[0]} requests, {len(failures)} failed")
+    report(f"node {worker} stopped: {requests[0]} requests, {len(failures)} failed")
     assert not failures, failures[:3]
     assert site.sql("SELECT count(*) FROM guestbook_entry") == rows
     assert site.get("/media/kept.txt") == (200, "an upload")

@@ -261,6 +261,8 @@ def test_a_failed_migration_stops_the_deploy_before_web_changes_and_shows_its_lo
     assert not ran(s.c, "stack", "deploy")
     recorded = [argv for argv, _ in calls(s.c) if argv[1:3] == ["config", "create"]]
     assert recorded and "django-docker.state=failed" in recorded[0]
+    # The record's stack file goes as a file: Invoke would feed it to stdin a character at a time.
+    assert recorded[0][-1].endswith("/stack.json")
 
 
 def test_a_release_swarm_rolled_back_is_an_error_with_the_failed_task_s_reason(shop, engine, capsys):
