@@ -126,8 +126,10 @@ def logs(c, service=None, follow=False, tail="", deployed=False):
     """Show the containers' logs, or the deployment's with --deployed."""
     args = ["logs", *(["--follow"] if follow else []), *(["--tail", line_count(tail, "--tail")] if tail else [])]
     if deployed:
+        from stack.deploy import service_name
+
         s = open_stack(c, ROOT, production=True)
-        s.swarm("service", *args, f"{s.settings.deploy.stack_name}_{service or WEB}")
+        s.swarm("service", *args, service_name(s, service or WEB))
     else:
         open_stack(c, ROOT).compose(*args, *filter(None, [service]))
 

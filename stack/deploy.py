@@ -32,7 +32,7 @@ from typing import Any, Iterator, Mapping
 
 from .compose import DB, WEB
 from .errors import StackError
-from .runner import Stack
+from .runner import Stack, failure_line
 from .settings import BASE_COMPOSE_FILE, POSTGRES_COMPOSE_FILE
 from .swarm import Release, SwarmSecret, compose_environment, stack_file
 
@@ -72,8 +72,7 @@ def check_swarm(s: Stack) -> None:
     where = s.settings.deploy.host or "the local Docker engine"
     result = s.swarm("info", "--format", "{{.Swarm.LocalNodeState}} {{.Swarm.ControlAvailable}}", hide=True, warn=True)
     if result.failed:
-        said = ((result.stderr or "").strip().splitlines() or [f"exit status {result.exited}"])[-1]
-        raise StackError(f"the Swarm manager at {where} does not answer ({said}): check DEPLOY_HOST in .env")
+        raise StackError(f"the Swarm manager at {where} does not answer ({failure_line(result)}): check DEPLOY_HOST in .env")
     state = result.stdout.split()
     if s.dry:
         return
@@ -146,8 +145,7 @@ def render(s: Stack, release: Release) -> tuple[dict[str, Any], list[SwarmSecret
     env = {**compose_environment(settings.deploy, release), "COMPOSE_FILE": ":".join(paths), "COMPOSE_PATH_SEPARATOR": ":"}
     result = s.compose("config", "--format", "json", hide=True, warn=True, echo=False, env=env)
     if result.failed:
-        said = ((result.stderr or "").strip().splitlines() or [f"exit status {result.exited}"])[-1]
-        raise StackError(f"the Compose files do not make a stack: {said}")
+        raise StackError(f"the Compose files do not make a stack: {failure_line(result)}")
     config = json.loads(result.stdout) if result.stdout.strip() else {"services": {}}
     return stack_file(config, settings.deploy, sqlite=settings.database == "sqlite")
 
@@ -225,8 +223,7 @@ def run_job(s: Stack, name: str, document: Mapping[str, Any], command: tuple[str
     s.swarm("service", "rm", name, hide=True, warn=True, echo=False)
     created = s.swarm(*job_args(s, name, document, command), hide=True, warn=True)
     if created.failed:
-        said = ((created.stderr or "").strip().splitlines() or [f"exit status {created.exited}"])[-1]
-        return JobResult(False, f"the job could not be created: {said}", "")
+        return JobResult(False, f"the job could not be created: {failure_line(created)}", "")
     if s.dry:
         return JobResult(True, "", "")
     deadline = time.monotonic() + s.settings.deploy.timeout

@@ -14,6 +14,7 @@ import subprocess
 import sys
 from pathlib import Path
 
+from .engine import probe
 from .errors import StackError
 from .runner import Stack
 from .swarm import Release
@@ -25,11 +26,7 @@ _TAG = re.compile(r"^[A-Za-z0-9_][A-Za-z0-9_.-]{0,127}$")
 
 
 def git(project_dir: Path, *args: str) -> subprocess.CompletedProcess[str]:
-    try:
-        return subprocess.run(["git", "-C", str(project_dir), *args], capture_output=True, text=True,
-                              timeout=30, stdin=subprocess.DEVNULL)
-    except (OSError, subprocess.TimeoutExpired) as exc:
-        return subprocess.CompletedProcess(["git"], 127, "", str(exc))
+    return probe(["git", "-C", str(project_dir), *args])
 
 
 def current_release(project_dir: Path, *, allow_dirty: bool = False) -> str:

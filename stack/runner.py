@@ -256,9 +256,8 @@ class Stack:
             print(f"pulling {image} ({variable})...", file=sys.stderr, flush=True)
             pulled = self.docker("pull", "--quiet", image, hide=True, warn=True, echo=False)
             if pulled.failed:
-                said = ((pulled.stderr or pulled.stdout).strip().splitlines() or [f"exit status {pulled.exited}"])[-1]
                 raise StackError(
-                    f"{variable}={image} is not on this machine and cannot be pulled ({said}): fix {variable} "
+                    f"{variable}={image} is not on this machine and cannot be pulled ({failure_line(pulled)}): fix {variable} "
                     "in .env, or log in to its registry (`docker login`); nothing was created"
                 )
 
@@ -292,6 +291,12 @@ class Stack:
         label = f"label=com.docker.compose.project={self.settings.project_name}"
         result = self.docker("volume", "ls", "--quiet", "--filter", label, hide=True, warn=True, echo=False)
         return result.stdout.split() if result.ok else []
+
+
+def failure_line(result: Result) -> str:
+    """The last line a failed command printed (stderr first), or its exit status: the reason to quote."""
+    lines = (result.stderr or result.stdout or "").strip().splitlines()
+    return lines[-1] if lines else f"exit status {result.exited}"
 
 
 def echo_command(c: Context, argv: Sequence[str], suffix: str = "") -> None:

@@ -391,7 +391,7 @@ def load_settings(root: Path, environ: Mapping[str, str] | None = None) -> Setti
         HOST_UID=str(os.getuid()) if hasattr(os, "getuid") else "10001",
         HOST_GID=str(os.getgid()) if hasattr(os, "getgid") else "10001",
     )
-    deploy = _deploy_settings(values, fail, project_name, image_name)
+    deploy = _deploy_settings(values, fail, number, project_name, image_name)
     return Settings(
         root=root,
         environment=environment,
@@ -419,19 +419,14 @@ _DOMAIN = re.compile(r"^(?=.{1,253}$)([a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?\.)+[a-z
 _DEPLOY_HOST_SCHEMES = ("ssh://", "tcp://", "unix://", "npipe://")
 
 
-def _deploy_settings(values: Mapping[str, str], fail, project_name: str, image_name: str) -> DeploySettings:
-    """REGISTRY and the DEPLOY_* variables, checked; they matter only to `inv push` and `inv deploy`."""
+def _deploy_settings(values: Mapping[str, str], fail, number, project_name: str, image_name: str) -> DeploySettings:
+    """REGISTRY and the DEPLOY_* variables, checked; they matter only to `inv push` and `inv deploy`.
+
+    `fail` and `number` are load_settings' own: one wording for every variable.
+    """
 
     def raw(name: str) -> str:
         return values.get(name, "").strip()
-
-    def number(name: str, default: int, low: int, high: int) -> int:
-        text = raw(name)
-        if not text:
-            return default
-        if not re.fullmatch(r"[0-9]+", text) or not low <= int(text) <= high:
-            raise fail(name, f"must be a whole number from {low} to {high}, got {text!r}")
-        return int(text)
 
     registry = raw("REGISTRY").rstrip("/")
     if registry and not _REGISTRY.match(registry):
